@@ -1,0 +1,62 @@
+"""The business error type and the problem+json body. No DRF import here, so services and
+authentication classes can raise it without import cycles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+PROBLEM_BASE = "https://energytrack.app/problems/"
+
+_TITLES = {
+    400: "Invalid request",
+    401: "Not authenticated",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    406: "Not acceptable",
+    409: "Conflict",
+    413: "Request body too large",
+    415: "Unsupported media type",
+    429: "Too many requests",
+    503: "Service unavailable",
+}
+
+
+class ApplicationError(Exception):
+    """A business rule said no. Carries a person-readable message and optional field errors."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int = 400,
+        code: str = "invalid",
+        errors: dict[str, list[str]] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+        self.code = code
+        self.errors = errors or {}
+        self.extra = extra or {}
+
+
+def problem(
+    status_code: int,
+    detail: str,
+    *,
+    code: str | None = None,
+    errors: dict[str, list[str]] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + (code or str(status_code)),
+        "title": _TITLES.get(status_code, "Error"),
+        "status": status_code,
+        "detail": detail,
+        "errors": errors or {},
+    }
+    if extra:
+        body.update(extra)
+    return body

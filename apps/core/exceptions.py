@@ -1,0 +1,95 @@
+"""One error shape for the whole API: RFC 9457 problem+json.
+
+``{"type", "title", "status", "detail", "errors": {field: [messages]}}``. Business failures
+raise :class:`ApplicationError` from services; everything else DRF or Django raises is mapped
+here, so a view never builds an error response by hand.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+from apps.core.errors import ApplicationError, problem
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is larger than this endpoint accepts."
+    default_code = "payload_too_large"
+
+
+def _flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
+    """Turn DRF's nested error detail into ``{"field.sub": [messages]}``."""
+    out: dict[str, list[str]] = {}
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            if key == "non_field_errors" and not prefix:
+                name = "non_field_errors"
+            for sub_key, messages in _flatten(value, name).items():
+                out.setdefault(sub_key, []).extend(messages)
+    elif isinstance(detail, list):
+        if all(not isinstance(item, dict | list) for item in detail):
+            out[prefix or "non_field_errors"] = [str(item) for item in detail]
+        else:
+            for index, item in enumerate(detail):
+                name = f"{prefix}.{index}" if prefix else str(index)
+                for sub_key, messages in _flatten(item, name).items():
+                    out.setdefault(sub_key, []).extend(messages)
+    else:
+        out[prefix or "non_field_errors"] = [str(detail)]
+    return out
+
+
+def _summary(errors: dict[str, list[str]]) -> str:
+    first_field, messages = next(iter(errors.items()))
+    if first_field == "non_field_errors":
+        return messages[0]
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{first_field}: {messages[0]}{more}"
+
+
+def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    headers: dict[str, str] = {}
+    if isinstance(exc, ApplicationError):
+        body = problem(
+            exc.status_code, exc.message, code=exc.code, errors=exc.errors, extra=exc.extra
+        )
+        return Response(body, status=exc.status_code, content_type="application/problem+json")
+    if isinstance(exc, RequestDataTooBig):
+        exc = PayloadTooLarge()
+    elif isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(detail={"non_field_errors": list(exc.messages)})
+    elif isinstance(exc, Http404 | ObjectDoesNotExist):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = exception_handler(exc, context)
+    if response is None or not isinstance(exc, exceptions.APIException):
+        return response
+
+    code = exc.get_codes() if not isinstance(exc, exceptions.ValidationError) else "invalid"
+    if isinstance(exc, exceptions.ValidationError):
+        errors = _flatten(exc.detail)
+        detail = _summary(errors) if errors else "The request is invalid."
+        code_slug = "validation-error"
+    else:
+        errors = {}
+        detail = str(exc.detail)
+        code_slug = code if isinstance(code, str) else str(response.status_code)
+    for name in ("WWW-Authenticate", "Allow", "Retry-After"):
+        if name in response:
+            headers[name] = response[name]
+    body = problem(response.status_code, detail, code=code_slug.replace("_", "-"), errors=errors)
+    return Response(
+        body, status=response.status_code, headers=headers, content_type="application/problem+json"
+    )

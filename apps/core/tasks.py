@@ -1,0 +1,31 @@
+"""Safe dispatch of Celery work from request code (DESIGN.md §6).
+
+A request never depends on the broker: the task is sent after commit, and if the broker is
+unreachable the failure is logged (without payload) and left to the next scheduled run.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import transaction
+
+from energytrack.celery import app
+
+logger = logging.getLogger(__name__)
+
+
+def send_task_safely(name: str, *args: Any, **options: Any) -> bool:
+    try:
+        app.send_task(name, args=args, **options)
+    except Exception as exc:
+        logger.warning(
+            "could not enqueue %s (%s); the scheduled run will repair it", name, type(exc).__name__
+        )
+        return False
+    return True
+
+
+def enqueue_on_commit(name: str, *args: Any, **options: Any) -> None:
+    transaction.on_commit(lambda: send_task_safely(name, *args, **options))

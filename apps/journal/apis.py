@@ -1,0 +1,273 @@
+"""HTTP for the journal: parse, call one service or selector, shape the output."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+from urllib.parse import urlencode
+
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.accounts.selectors import request_user as me
+from apps.core.throttles import WriteThrottle
+from apps.core.time import local_date
+from apps.journal import selectors, services
+from apps.journal.serializers import (
+    INPUT_SERIALIZERS,
+    OUTPUT_SERIALIZERS,
+    BatchInSerializer,
+    BatchItemSerializer,
+    BatchOutSerializer,
+    CheckinInSerializer,
+    CheckinOutSerializer,
+    DateRangeSerializer,
+    DayViewOutSerializer,
+    DayViewQuerySerializer,
+    UpsertResultSerializer,
+)
+
+KIND_PARAM = OpenApiParameter(
+    "kind", str, OpenApiParameter.PATH, enum=list(INPUT_SERIALIZERS), description="Entry kind"
+)
+DAY_VIEW_DEFAULT_DAYS = 90
+
+
+def _kind_or_404(kind: str) -> str:
+    if kind not in INPUT_SERIALIZERS:
+        raise NotFound(f"Unknown entry kind '{kind}'.")
+    return kind
+
+
+def _outcome_body(outcome: services.UpsertOutcome) -> dict[str, Any]:
+    body: dict[str, Any] = {"result": outcome.result}
+    if outcome.detail:
+        body["detail"] = outcome.detail
+    if outcome.entry is not None and outcome.kind is not None:
+        body["entry"] = selectors.entry_to_dict(outcome.kind, outcome.entry)
+    return body
+
+
+class EntryPagination(CursorPagination):
+    page_size = 50
+    max_page_size = 500
+    page_size_query_param = "page_size"
+    ordering = ("-occurred_at", "-id")
+
+
+_ANY_ENTRY = PolymorphicProxySerializer(
+    component_name="JournalEntry",
+    serializers=list(OUTPUT_SERIALIZERS.values()),
+    resource_type_field_name=None,
+)
+
+
+class EntryListApi(APIView):
+    @extend_schema(
+        parameters=[KIND_PARAM, DateRangeSerializer],
+        responses=_ANY_ENTRY,
+        summary="List my entries of one kind (cursor-paginated, newest first)",
+    )
+    def get(self, request: Request, kind: str) -> Response:
+        kind = _kind_or_404(kind)
+        query = DateRangeSerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = {k: v for k, v in query.validated_data.items() if k.startswith("date_")}
+        queryset = selectors.entry_list(user=me(request), kind=kind, **params)
+        paginator = EntryPagination()
+        page = paginator.paginate_queryset(queryset, request, view=self) or []
+        return paginator.get_paginated_response(
+            [selectors.entry_to_dict(kind, entry) for entry in page]
+        )
+
+
+class EntryDetailApi(APIView):
+    throttle_classes = [WriteThrottle]
+
+    @extend_schema(parameters=[KIND_PARAM], responses=_ANY_ENTRY, summary="One of my entries")
+    def get(self, request: Request, kind: str, entry_id: uuid.UUID) -> Response:
+        kind = _kind_or_404(kind)
+        entry = selectors.entry_get(user=me(request), kind=kind, entry_id=entry_id)
+        return Response(selectors.entry_to_dict(kind, entry))
+
+    @extend_schema(
+        parameters=[KIND_PARAM],
+        request=PolymorphicProxySerializer(
+            component_name="JournalEntryInput",
+            serializers=list(INPUT_SERIALIZERS.values()),
+            resource_type_field_name=None,
+        ),
+        responses={200: UpsertResultSerializer, 201: UpsertResultSerializer},
+        summary="Create or update an entry by its client UUID (idempotent)",
+        description=(
+            "Sending the same body twice stores one entry and gives the same answer. An edit "
+            "whose client_updated_at is older than the stored one is not applied "
+            "(result 'stale', the stored entry is returned): the latest edit wins."
+        ),
+    )
+    def put(self, request: Request, kind: str, entry_id: uuid.UUID) -> Response:
+        kind = _kind_or_404(kind)
+        serializer = INPUT_SERIALIZERS[kind](data=request.data)
+        serializer.is_valid(raise_exception=True)
+        outcome = services.entry_upsert(
+            user=me(request),
+            item=services.EntryInput(
+                kind=kind,
+                id=entry_id,
+                values=dict(serializer.validated_data),
+                request_hash=services.request_fingerprint(kind, entry_id, request.data),
+            ),
+        )
+        return Response(_outcome_body(outcome), status=outcome.status)
+
+    @extend_schema(parameters=[KIND_PARAM], responses={204: None}, summary="Delete an entry")
+    def delete(self, request: Request, kind: str, entry_id: uuid.UUID) -> Response:
+        kind = _kind_or_404(kind)
+        services.entry_delete(user=me(request), kind=kind, entry_id=entry_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class BatchApi(APIView):
+    throttle_classes = [WriteThrottle]
+
+    @extend_schema(
+        request=BatchInSerializer,
+        responses=BatchOutSerializer,
+        summary="Sync up to 500 queued entries of mixed kinds; answers per item",
+        description=(
+            "Each item is {kind, id, ...fields of that kind}. Results come in the order of the "
+            "items: created / updated / unchanged / stale / rejected (with status, detail and "
+            "errors). A rejected item writes nothing and does not block the others."
+        ),
+    )
+    def post(self, request: Request) -> Response:
+        envelope = BatchInSerializer(data=request.data)
+        envelope.is_valid(raise_exception=True)
+        raw_items: list[dict[str, Any]] = envelope.validated_data["items"]
+        parsed: list[services.EntryInput] = []
+        results: list[dict[str, Any] | None] = [None] * len(raw_items)
+        positions: list[int] = []
+        for index, raw in enumerate(raw_items):
+            head = BatchItemSerializer(data=raw)
+            fields = {k: v for k, v in raw.items() if k not in ("kind", "id")}
+            if not head.is_valid():
+                results[index] = _rejected(index, raw, head.errors)
+                continue
+            kind, entry_id = head.validated_data["kind"], head.validated_data["id"]
+            body = INPUT_SERIALIZERS[kind](data=fields)
+            if not body.is_valid():
+                results[index] = _rejected(index, raw, body.errors)
+                continue
+            positions.append(index)
+            parsed.append(
+                services.EntryInput(
+                    kind=kind,
+                    id=entry_id,
+                    values=dict(body.validated_data),
+                    request_hash=services.request_fingerprint(kind, entry_id, fields),
+                )
+            )
+        outcomes = services.entries_upsert(user=me(request), items=parsed)
+        for index, outcome in zip(positions, outcomes, strict=True):
+            item: dict[str, Any] = {
+                "index": index,
+                "id": str(outcome.id),
+                "kind": outcome.kind,
+                "status": outcome.status,
+                **_outcome_body(outcome),
+            }
+            if outcome.result == "rejected":
+                item["errors"] = outcome.errors
+                item.update(outcome.extra)
+            results[index] = item
+        counts: dict[str, int] = {}
+        for row in results:
+            assert row is not None
+            counts[row["result"]] = counts.get(row["result"], 0) + 1
+        return Response({"results": results, "counts": counts})
+
+
+def _rejected(index: int, raw: dict[str, Any], errors: Any) -> dict[str, Any]:
+    flat = {
+        key: [str(m) for m in value] if isinstance(value, list) else [str(value)]
+        for key, value in dict(errors).items()
+    }
+    first = next(iter(flat.items()))
+    return {
+        "index": index,
+        "id": str(raw.get("id")) if raw.get("id") is not None else None,
+        "kind": raw.get("kind") if isinstance(raw.get("kind"), str) else None,
+        "result": "rejected",
+        "status": 400,
+        "detail": f"{first[0]}: {first[1][0]}",
+        "errors": flat,
+    }
+
+
+class CheckinApi(APIView):
+    throttle_classes = [WriteThrottle]
+
+    @extend_schema(
+        request=CheckinInSerializer,
+        responses={200: CheckinOutSerializer, 201: CheckinOutSerializer},
+        summary="Quick check-in: energy now, plus last night's sleep and last evening's drinks",
+    )
+    def post(self, request: Request) -> Response:
+        serializer = CheckinInSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        outcomes = services.quick_checkin(
+            user=me(request),
+            data=dict(serializer.validated_data),
+            request_hash=services.request_fingerprint("checkin", "", request.data),
+        )
+        created = any(o.result == "created" for o in outcomes.values())
+        return Response(
+            {name: _outcome_body(o) for name, o in outcomes.items()},
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class DayViewApi(APIView):
+    @extend_schema(
+        parameters=[DayViewQuerySerializer],
+        responses=DayViewOutSerializer,
+        summary="All my entries grouped by local day (default: the last 90 days)",
+    )
+    def get(self, request: Request) -> Response:
+        query = DayViewQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        today = local_date(me(request), timezone.now())
+        date_to: dt.date = query.validated_data.get("date_to") or today
+        date_from: dt.date = query.validated_data.get("date_from") or (
+            date_to - dt.timedelta(days=DAY_VIEW_DEFAULT_DAYS - 1)
+        )
+        if date_from > date_to:
+            raise ValidationError({"date_from": ["Must not be after date_to."]})
+        days = selectors.day_view(user=me(request), date_from=date_from, date_to=date_to)
+        span = (date_to - date_from).days + 1
+        previous_to = date_from - dt.timedelta(days=1)
+        previous = request.build_absolute_uri(
+            request.path
+            + "?"
+            + urlencode(
+                {
+                    "date_from": (previous_to - dt.timedelta(days=span - 1)).isoformat(),
+                    "date_to": previous_to.isoformat(),
+                }
+            )
+        )
+        return Response(
+            {
+                "date_from": date_from.isoformat(),
+                "date_to": date_to.isoformat(),
+                "days": days,
+                "previous": previous,
+            }
+        )

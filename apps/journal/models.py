@@ -1,0 +1,165 @@
+"""Lifestyle self-reports. Health-related data (GDPR art. 9): owner-only, never in admin.
+
+Every entry has a client-generated UUID (offline retries are safe), the instant it happened,
+the IANA zone the rep was in then, and the local day derived from both (DESIGN.md §4).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.db import models
+
+from apps.core.crypto import EncryptedTextField
+from apps.privacy.models import Category
+
+
+class JournalEntry(models.Model):
+    id = models.UUIDField(primary_key=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    occurred_at = models.DateTimeField()
+    tz = models.CharField(max_length=64)
+    local_date = models.DateField()
+    note = EncryptedTextField(blank=True, default="")
+    # Last-write-wins by the phone's clock: an older edit arriving late never overwrites.
+    client_updated_at = models.DateTimeField()
+    # Hash of the last applied request and its result: a retried request replays the answer.
+    request_hash = models.CharField(max_length=64, default="")
+    last_result = models.CharField(max_length=10, default="created")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    CATEGORY: str = ""
+    KIND: str = ""
+
+    objects: ClassVar[models.Manager[Any]] = models.Manager()
+
+    class Meta:
+        abstract = True
+        indexes = [
+            models.Index(fields=["user", "local_date"], name="%(class)s_user_day"),
+            models.Index(fields=["user", "-occurred_at", "-id"], name="%(class)s_user_time"),
+        ]
+
+    def __str__(self) -> str:
+        # Never the values: a str() may end up in a log line.
+        return f"{self.KIND} entry {self.pk} on {self.local_date}"
+
+
+class SleepEntry(JournalEntry):
+    """A night's sleep; ``occurred_at`` is the wake time and the entry belongs to that day."""
+
+    CATEGORY = Category.SLEEP
+    KIND = "sleep"
+    bedtime = models.DateTimeField(null=True, blank=True)
+    duration_minutes = models.PositiveSmallIntegerField(null=True, blank=True)
+    quality = models.PositiveSmallIntegerField(null=True, blank=True)
+
+    class Meta(JournalEntry.Meta):
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(duration_minutes__lte=16 * 60), name="sleep_max_16h"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(quality__gte=1, quality__lte=5) | models.Q(quality__isnull=True),
+                name="sleep_quality_1_5",
+            ),
+        ]
+
+
+class MealEntry(JournalEntry):
+    class MealType(models.TextChoices):
+        BREAKFAST = "breakfast"
+        LUNCH = "lunch"
+        DINNER = "dinner"
+        SNACK = "snack"
+
+    class Heaviness(models.TextChoices):
+        LIGHT = "light"
+        NORMAL = "normal"
+        HEAVY = "heavy"
+
+    CATEGORY = Category.FOOD
+    KIND = "meal"
+    meal_type = models.CharField(max_length=10, choices=MealType.choices, blank=True, default="")
+    heaviness = models.CharField(max_length=6, choices=Heaviness.choices, blank=True, default="")
+    tags = models.JSONField(default=list, blank=True)
+
+    class Meta(JournalEntry.Meta):
+        pass
+
+
+class ExerciseEntry(JournalEntry):
+    class Intensity(models.TextChoices):
+        LIGHT = "light"
+        MODERATE = "moderate"
+        VIGOROUS = "vigorous"
+
+    CATEGORY = Category.EXERCISE
+    KIND = "exercise"
+    exercise_type = models.CharField(max_length=40, blank=True, default="")
+    duration_minutes = models.PositiveSmallIntegerField(null=True, blank=True)
+    intensity = models.CharField(max_length=8, choices=Intensity.choices, blank=True, default="")
+
+    class Meta(JournalEntry.Meta):
+        pass
+
+
+class AlcoholEntry(JournalEntry):
+    class Context(models.TextChoices):
+        DINNER = "dinner"
+        SOCIAL = "social"
+        GOING_OUT = "going_out"
+        OTHER = "other"
+
+    CATEGORY = Category.ALCOHOL
+    KIND = "alcohol"
+    standard_drinks = models.DecimalField(max_digits=4, decimal_places=1, null=True, blank=True)
+    context = models.CharField(max_length=10, choices=Context.choices, blank=True, default="")
+
+    class Meta(JournalEntry.Meta):
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(standard_drinks__gte=0) | models.Q(standard_drinks__isnull=True),
+                name="alcohol_non_negative",
+            )
+        ]
+
+
+class EnergyCheckin(JournalEntry):
+    CATEGORY = Category.ENERGY
+    KIND = "energy"
+    level = models.PositiveSmallIntegerField(null=True, blank=True)
+    focus = models.PositiveSmallIntegerField(null=True, blank=True)
+    mood = models.PositiveSmallIntegerField(null=True, blank=True)
+
+    class Meta(JournalEntry.Meta):
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(level__gte=1, level__lte=9) | models.Q(level__isnull=True),
+                name="energy_level_1_9",
+            )
+        ]
+
+
+class ActivityEntry(JournalEntry):
+    class Effect(models.TextChoices):
+        GAVE = "gave"
+        NEUTRAL = "neutral"
+        DRAINED = "drained"
+
+    CATEGORY = Category.ACTIVITIES
+    KIND = "activity"
+    what = models.CharField(max_length=80, blank=True, default="")
+    duration_minutes = models.PositiveSmallIntegerField(null=True, blank=True)
+    effect = models.CharField(max_length=8, choices=Effect.choices, blank=True, default="")
+
+    class Meta(JournalEntry.Meta):
+        pass
+
+
+ENTRY_MODELS: dict[str, type[JournalEntry]] = {
+    model.KIND: model
+    for model in (SleepEntry, MealEntry, ExerciseEntry, AlcoholEntry, EnergyCheckin, ActivityEntry)
+}

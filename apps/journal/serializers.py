@@ -1,0 +1,300 @@
+"""Input and output shapes of journal entries. Field-level ranges live here; rules that need
+the user or the database (consent, future times, ownership) live in services."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.utils import timezone
+from rest_framework import serializers
+
+from apps.core.serializers import StrictSerializer
+from apps.journal.models import (
+    ActivityEntry,
+    AlcoholEntry,
+    ExerciseEntry,
+    MealEntry,
+)
+
+MEAL_TAGS = (
+    "sugary",
+    "fried",
+    "vegetables",
+    "fruit",
+    "caffeine",
+    "protein",
+    "wholegrain",
+    "processed",
+    "spicy",
+)
+MAX_BATCH_ITEMS = 500
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """An instant with an explicit UTC offset; a bare local time is ambiguous on a travelling
+    phone, so it is refused instead of guessed."""
+
+    default_error_messages = {
+        **serializers.DateTimeField.default_error_messages,
+        "naive": "Give the time with a UTC offset, e.g. 2026-11-26T07:30:00+01:00 or ...Z.",
+    }
+
+    def to_internal_value(self, value: Any) -> dt.datetime:
+        if isinstance(value, str) and value and not _has_offset(value):
+            self.fail("naive")
+        result = super().to_internal_value(value)
+        return result.astimezone(dt.UTC)
+
+    def enforce_timezone(self, value: dt.datetime) -> dt.datetime:
+        if timezone.is_naive(value):
+            self.fail("naive")
+        return value
+
+
+def _has_offset(value: str) -> bool:
+    tail = value[10:]
+    return tail.endswith(("Z", "z")) or "+" in tail or tail.count("-") >= 1
+
+
+class EntryBaseSerializer(StrictSerializer):
+    occurred_at = AwareDateTimeField(
+        help_text="When it happened (for sleep: the wake time), with a UTC offset."
+    )
+    tz = serializers.CharField(
+        max_length=64, required=False, help_text="IANA zone the rep was in (default: profile)."
+    )
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    client_updated_at = AwareDateTimeField(
+        required=False,
+        help_text="The phone's edit time; the latest edit wins. Default: when the server got it.",
+    )
+
+
+class SleepInSerializer(EntryBaseSerializer):
+    bedtime = AwareDateTimeField(required=False, allow_null=True)
+    duration_minutes = serializers.IntegerField(
+        min_value=0, max_value=16 * 60, required=False, allow_null=True
+    )
+    quality = serializers.IntegerField(min_value=1, max_value=5, required=False, allow_null=True)
+
+
+class MealInSerializer(EntryBaseSerializer):
+    meal_type = serializers.ChoiceField(choices=MealEntry.MealType.choices, required=False)
+    heaviness = serializers.ChoiceField(choices=MealEntry.Heaviness.choices, required=False)
+    tags = serializers.ListField(
+        child=serializers.ChoiceField(choices=MEAL_TAGS), max_length=10, required=False
+    )
+
+
+class ExerciseInSerializer(EntryBaseSerializer):
+    exercise_type = serializers.CharField(max_length=40, required=False, allow_blank=True)
+    duration_minutes = serializers.IntegerField(
+        min_value=0, max_value=12 * 60, required=False, allow_null=True
+    )
+    intensity = serializers.ChoiceField(choices=ExerciseEntry.Intensity.choices, required=False)
+
+
+class AlcoholInSerializer(EntryBaseSerializer):
+    standard_drinks = serializers.DecimalField(
+        max_digits=4, decimal_places=1, min_value=0, max_value=30, required=False, allow_null=True
+    )
+    context = serializers.ChoiceField(choices=AlcoholEntry.Context.choices, required=False)  # type: ignore[assignment]
+
+
+class EnergyInSerializer(EntryBaseSerializer):
+    level = serializers.IntegerField(min_value=1, max_value=9, required=False, allow_null=True)
+    focus = serializers.IntegerField(min_value=1, max_value=5, required=False, allow_null=True)
+    mood = serializers.IntegerField(min_value=1, max_value=5, required=False, allow_null=True)
+
+
+class ActivityInSerializer(EntryBaseSerializer):
+    what = serializers.CharField(max_length=80, required=False, allow_blank=True)
+    duration_minutes = serializers.IntegerField(
+        min_value=0, max_value=24 * 60, required=False, allow_null=True
+    )
+    effect = serializers.ChoiceField(choices=ActivityEntry.Effect.choices, required=False)
+
+
+INPUT_SERIALIZERS: dict[str, type[EntryBaseSerializer]] = {
+    "sleep": SleepInSerializer,
+    "meal": MealInSerializer,
+    "exercise": ExerciseInSerializer,
+    "alcohol": AlcoholInSerializer,
+    "energy": EnergyInSerializer,
+    "activity": ActivityInSerializer,
+}
+
+
+# --- output (documentation for the schema; rendering uses services.entry_to_dict) ----------
+
+
+class EntryOutBaseSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    kind = serializers.CharField()
+    occurred_at = serializers.DateTimeField()
+    tz = serializers.CharField()
+    local_date = serializers.DateField()
+    note = serializers.CharField()
+    client_updated_at = serializers.DateTimeField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class SleepOutSerializer(EntryOutBaseSerializer):
+    bedtime = serializers.DateTimeField(allow_null=True)
+    duration_minutes = serializers.IntegerField(allow_null=True)
+    quality = serializers.IntegerField(allow_null=True)
+
+
+class MealOutSerializer(EntryOutBaseSerializer):
+    meal_type = serializers.CharField()
+    heaviness = serializers.CharField()
+    tags = serializers.ListField(child=serializers.CharField())
+
+
+class ExerciseOutSerializer(EntryOutBaseSerializer):
+    exercise_type = serializers.CharField()
+    duration_minutes = serializers.IntegerField(allow_null=True)
+    intensity = serializers.CharField()
+
+
+class AlcoholOutSerializer(EntryOutBaseSerializer):
+    standard_drinks = serializers.DecimalField(max_digits=4, decimal_places=1, allow_null=True)
+    context = serializers.CharField()  # type: ignore[assignment]
+
+
+class EnergyOutSerializer(EntryOutBaseSerializer):
+    level = serializers.IntegerField(allow_null=True)
+    focus = serializers.IntegerField(allow_null=True)
+    mood = serializers.IntegerField(allow_null=True)
+
+
+class ActivityOutSerializer(EntryOutBaseSerializer):
+    what = serializers.CharField()
+    duration_minutes = serializers.IntegerField(allow_null=True)
+    effect = serializers.CharField()
+
+
+OUTPUT_SERIALIZERS: dict[str, type[EntryOutBaseSerializer]] = {
+    "sleep": SleepOutSerializer,
+    "meal": MealOutSerializer,
+    "exercise": ExerciseOutSerializer,
+    "alcohol": AlcoholOutSerializer,
+    "energy": EnergyOutSerializer,
+    "activity": ActivityOutSerializer,
+}
+
+
+class UpsertResultSerializer(serializers.Serializer):
+    result = serializers.ChoiceField(choices=["created", "updated", "unchanged", "stale"])
+    detail = serializers.CharField(required=False)
+    entry = serializers.DictField()
+
+
+class BatchItemSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=list(INPUT_SERIALIZERS))
+    id = serializers.UUIDField()
+
+
+class BatchInSerializer(serializers.Serializer):
+    items = serializers.ListField(
+        child=serializers.DictField(), min_length=1, max_length=MAX_BATCH_ITEMS
+    )
+
+
+class BatchItemResultSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    id = serializers.CharField(allow_null=True)
+    kind = serializers.CharField(allow_null=True)
+    result = serializers.ChoiceField(
+        choices=["created", "updated", "unchanged", "stale", "rejected"]
+    )
+    status = serializers.IntegerField()
+    detail = serializers.CharField(required=False)
+    errors = serializers.DictField(required=False)  # type: ignore[assignment]
+    entry = serializers.DictField(required=False)
+
+
+class BatchOutSerializer(serializers.Serializer):
+    results = BatchItemResultSerializer(many=True)
+    counts = serializers.DictField(child=serializers.IntegerField())
+
+
+class CheckinSleepSerializer(StrictSerializer):
+    id = serializers.UUIDField(required=False)
+    bedtime = AwareDateTimeField(required=False, allow_null=True)
+    wake_time = AwareDateTimeField(required=False)
+    duration_minutes = serializers.IntegerField(
+        min_value=0, max_value=16 * 60, required=False, allow_null=True
+    )
+    quality = serializers.IntegerField(min_value=1, max_value=5, required=False, allow_null=True)
+
+
+class CheckinDrinksSerializer(StrictSerializer):
+    id = serializers.UUIDField(required=False)
+    standard_drinks = serializers.DecimalField(
+        max_digits=4, decimal_places=1, min_value=0, max_value=30
+    )
+    context = serializers.ChoiceField(choices=AlcoholEntry.Context.choices, required=False)  # type: ignore[assignment]
+    occurred_at = AwareDateTimeField(required=False)
+
+
+class CheckinInSerializer(StrictSerializer):
+    id = serializers.UUIDField(help_text="Client UUID of the energy check-in.")
+    occurred_at = AwareDateTimeField(required=False)
+    tz = serializers.CharField(max_length=64, required=False)
+    level = serializers.IntegerField(min_value=1, max_value=9)
+    focus = serializers.IntegerField(min_value=1, max_value=5, required=False, allow_null=True)
+    mood = serializers.IntegerField(min_value=1, max_value=5, required=False, allow_null=True)
+    sleep = CheckinSleepSerializer(required=False)
+    drinks = CheckinDrinksSerializer(required=False)
+
+
+class CheckinOutSerializer(serializers.Serializer):
+    energy = UpsertResultSerializer()
+    sleep = UpsertResultSerializer(required=False)
+    drinks = UpsertResultSerializer(required=False)
+
+
+class DateRangeSerializer(StrictSerializer):
+    date_from = serializers.DateField(required=False)
+    date_to = serializers.DateField(required=False)
+    cursor = serializers.CharField(required=False)
+    page_size = serializers.IntegerField(required=False, min_value=1, max_value=500)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        start, end = attrs.get("date_from"), attrs.get("date_to")
+        if start and end and start > end:
+            raise serializers.ValidationError({"date_from": ["Must not be after date_to."]})
+        return attrs
+
+
+class DayViewQuerySerializer(StrictSerializer):
+    date_from = serializers.DateField(required=False)
+    date_to = serializers.DateField(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        start, end = attrs.get("date_from"), attrs.get("date_to")
+        if start and end:
+            if start > end:
+                raise serializers.ValidationError({"date_from": ["Must not be after date_to."]})
+            if (end - start).days > 366:
+                raise serializers.ValidationError(
+                    {"date_from": ["A day view covers at most 366 days; page with date_to."]}
+                )
+        return attrs
+
+
+class DaySerializer(serializers.Serializer):
+    local_date = serializers.DateField()
+    entries = serializers.DictField(child=serializers.ListField(child=serializers.DictField()))
+
+
+class DayViewOutSerializer(serializers.Serializer):
+    date_from = serializers.DateField()
+    date_to = serializers.DateField()
+    days = DaySerializer(many=True)
+    previous = serializers.CharField(
+        allow_null=True, help_text="URL of the window before this one."
+    )

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+
+from apps.privacy.models import Category, ConsentEvent, ConsentState
+
+
+def consented_categories(*, user: Any) -> set[str]:
+    return set(
+        ConsentState.objects.filter(user=user, granted=True).values_list("category", flat=True)
+    )
+
+
+def consent_states(*, user: Any) -> dict[str, ConsentState]:
+    return {state.category: state for state in ConsentState.objects.filter(user=user)}
+
+
+def consent_history(*, user: Any) -> QuerySet[ConsentEvent]:
+    return ConsentEvent.objects.filter(user=user).order_by("-created_at")
+
+
+ALL_CATEGORIES: tuple[str, ...] = tuple(Category.values)

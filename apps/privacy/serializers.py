@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from apps.core.serializers import StrictSerializer
+
+
+class ConsentSerializer(serializers.Serializer):
+    category = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]
+    explanation = serializers.CharField()
+    granted = serializers.BooleanField()
+    text_version = serializers.IntegerField(allow_null=True)
+    updated_at = serializers.DateTimeField(allow_null=True)
+
+
+class ConsentWithdrawSerializer(StrictSerializer):
+    delete_entries = serializers.BooleanField(
+        default=False, help_text="Also delete everything already logged in this category."
+    )
+
+
+class ConsentWithdrawnSerializer(ConsentSerializer):
+    entries_deleted = serializers.IntegerField()
+    entries_kept = serializers.IntegerField()
+
+
+class ConsentEventSerializer(serializers.Serializer):
+    category = serializers.CharField()
+    granted = serializers.BooleanField()
+    text_version = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+
+
+class AccountDeleteSerializer(StrictSerializer):
+    password = serializers.CharField(max_length=256, trim_whitespace=False)

@@ -1,0 +1,26 @@
+from django.contrib import admin
+from django.urls import URLPattern, URLResolver, include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from apps.core import apis as core_apis
+from apps.core.views import problem_404, problem_500
+
+api_v1: list[URLPattern | URLResolver] = [
+    path("ping", core_apis.PingApi.as_view(), name="ping"),
+    path("health", core_apis.HealthApi.as_view(), name="health"),
+    path("", include("apps.accounts.urls")),
+    path("", include("apps.privacy.urls")),
+    path("journal/", include("apps.journal.urls")),
+    path("performance/", include("apps.performance.urls")),
+    path("insights/", include("apps.insights.urls")),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+]
+
+urlpatterns = [
+    path("api/v1/", include(api_v1)),
+    path("admin/", admin.site.urls),
+]
+
+handler404 = problem_404
+handler500 = problem_500

@@ -1,0 +1,92 @@
+"""Shared fixtures. Real PostgreSQL and Redis when reachable; tests that need a service are
+marked and skip loudly without it, or fail under REQUIRE_SERVICES=1 (CI)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from apps.accounts.models import User
+from apps.privacy.models import Category
+from apps.privacy.services import consent_grant
+from tests.factories import UserFactory
+
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+_SKIPPED_FOR_SERVICES: list[str] = []
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for service in ("postgres", "redis"):
+        if item.get_closest_marker(service) and not settings.SERVICES.get(service):
+            message = f"{service} is not reachable"
+            if REQUIRE_SERVICES:
+                pytest.fail(f"{message} and REQUIRE_SERVICES=1")
+            _SKIPPED_FOR_SERVICES.append(f"{item.nodeid} ({service})")
+            pytest.skip(message)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    services = ", ".join(f"{k}={'real' if v else 'MISSING'}" for k, v in settings.SERVICES.items())
+    terminalreporter.write_line(
+        f"services: {services}; database: {settings.DATABASES['default']['ENGINE']}"
+    )
+    if _SKIPPED_FOR_SERVICES:
+        terminalreporter.write_line(
+            f"SKIPPED for missing services ({len(_SKIPPED_FOR_SERVICES)}):", yellow=True
+        )
+        for nodeid in _SKIPPED_FOR_SERVICES:
+            terminalreporter.write_line(f"  {nodeid}")
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache() -> Iterator[None]:
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def user(db: None) -> User:
+    return UserFactory()
+
+
+@pytest.fixture
+def other_user(db: None) -> User:
+    return UserFactory()
+
+
+@pytest.fixture
+def make_client() -> Callable[[User | None], APIClient]:
+    def _make(as_user: User | None = None) -> APIClient:
+        client = APIClient()
+        if as_user is not None:
+            client.force_login(as_user)
+        return client
+
+    return _make
+
+
+@pytest.fixture
+def api(user: User, make_client: Callable[[User | None], APIClient]) -> APIClient:
+    return make_client(user)
+
+
+@pytest.fixture
+def grant_all() -> Callable[[User], None]:
+    def _grant(for_user: User) -> None:
+        for category in Category.values:
+            consent_grant(user=for_user, category=category)
+
+    return _grant
+
+
+@pytest.fixture
+def consenting_user(user: User, grant_all: Callable[[User], None]) -> User:
+    grant_all(user)
+    return user
