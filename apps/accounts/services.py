@@ -169,7 +169,7 @@ def invitation_create(
 
 
 def invitation_accept(
-    *, token: str, password: str | None, display_name: str = "", user: User | None = None
+    *, token: str, password: str | None = None, display_name: str = "", user: User | None = None
 ) -> User:
     """Single use: the row is locked, checked and marked accepted in one transaction."""
     with transaction.atomic():

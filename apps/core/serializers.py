@@ -2,19 +2,38 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from typing import Any
 
+from django.http import QueryDict
 from rest_framework import serializers
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# Dates outside this window are typos, and date arithmetic near year 1 or 9999 overflows.
+EARLIEST_DATE = dt.date(1970, 1, 1)
+LATEST_DATE = dt.date(2100, 12, 31)
 
 
 class StrictSerializer(serializers.Serializer):
-    """Rejects unknown fields instead of silently ignoring them (a typo must not be a no-op)."""
+    """Rejects what DRF would quietly coerce or ignore: unknown fields (a typo must not be a
+    no-op), numbers where text is expected, and dates that are not plain YYYY-MM-DD."""
 
     def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(self.fields))
+        if hasattr(data, "keys"):
+            unknown = sorted(set(data.keys()) - set(self.fields))
             if unknown:
                 raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+            errors: dict[str, list[str]] = {}
+            for name, field in self.fields.items():
+                if name not in data or field.read_only:
+                    continue
+                value = data[name]
+                problem = _type_problem(field, value, from_query=isinstance(data, QueryDict))
+                if problem:
+                    errors[name] = [problem]
+            if errors:
+                raise serializers.ValidationError(errors)
         return super().to_internal_value(data)
 
 
@@ -28,3 +47,32 @@ class ProblemSerializer(serializers.Serializer):
     errors = serializers.DictField(  # type: ignore[assignment]
         child=serializers.ListField(child=serializers.CharField())
     )
+
+
+def _type_problem(field: serializers.Field, value: Any, *, from_query: bool) -> str | None:
+    if value is None:
+        return None
+    if from_query and value == "":
+        # DRF would treat an empty query value as "not given"; the schema says it is invalid.
+        return "May not be blank."
+    if isinstance(field, serializers.CharField | serializers.ChoiceField):
+        if not isinstance(value, str):
+            return "Must be a string."
+    elif isinstance(field, serializers.BooleanField):
+        if not from_query and not isinstance(value, bool):
+            return "Must be true or false."
+    elif isinstance(field, serializers.IntegerField):
+        if not from_query and (isinstance(value, bool) or not isinstance(value, int)):
+            return "Must be a whole number."
+    elif isinstance(field, serializers.DateField) and not isinstance(
+        field, serializers.DateTimeField
+    ):
+        if not isinstance(value, str) or not _ISO_DATE.match(value):
+            return "Use the date format YYYY-MM-DD."
+        try:
+            parsed = dt.date.fromisoformat(value)
+        except ValueError:
+            return "Not a real date."
+        if not EARLIEST_DATE <= parsed <= LATEST_DATE:
+            return f"Must be between {EARLIEST_DATE} and {LATEST_DATE}."
+    return None

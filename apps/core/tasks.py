@@ -29,3 +29,9 @@ def send_task_safely(name: str, *args: Any, **options: Any) -> bool:
 
 def enqueue_on_commit(name: str, *args: Any, **options: Any) -> None:
     transaction.on_commit(lambda: send_task_safely(name, *args, **options))
+
+
+@app.task(name="apps.core.tasks.ping", acks_late=True, soft_time_limit=5, time_limit=10)
+def ping() -> str:
+    """Liveness probe for the worker fleet (monitoring and the broker round-trip test)."""
+    return "pong"

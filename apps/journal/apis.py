@@ -31,6 +31,7 @@ from apps.journal.serializers import (
     DateRangeSerializer,
     DayViewOutSerializer,
     DayViewQuerySerializer,
+    EntryPageSerializer,
     UpsertResultSerializer,
 )
 
@@ -72,7 +73,7 @@ _ANY_ENTRY = PolymorphicProxySerializer(
 class EntryListApi(APIView):
     @extend_schema(
         parameters=[KIND_PARAM, DateRangeSerializer],
-        responses=_ANY_ENTRY,
+        responses=EntryPageSerializer,
         summary="List my entries of one kind (cursor-paginated, newest first)",
     )
     def get(self, request: Request, kind: str) -> Response:

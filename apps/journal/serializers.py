@@ -298,3 +298,9 @@ class DayViewOutSerializer(serializers.Serializer):
     previous = serializers.CharField(
         allow_null=True, help_text="URL of the window before this one."
     )
+
+
+class EntryPageSerializer(serializers.Serializer):
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = serializers.ListField(child=serializers.DictField())

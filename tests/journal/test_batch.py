@@ -1,0 +1,301 @@
+"""POST /api/v1/journal/batch: per-item answers, one bad item never blocks the rest."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from tests.journal.helpers import (
+    EXPECTED_OUT,
+    KINDS,
+    VALID,
+    assert_problem,
+    batch,
+    changed,
+    item,
+    put,
+    row_values,
+    rows,
+    subset,
+    total_rows,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def _energy_items(count: int, start: dt.datetime | None = None) -> list[dict]:
+    start = start or dt.datetime(2026, 11, 20, 8, 0, tzinfo=dt.UTC)
+    return [
+        item(
+            "energy",
+            uuid.uuid4(),
+            {"occurred_at": (start + dt.timedelta(minutes=7 * i)).isoformat(), "level": 1 + i % 9},
+        )
+        for i in range(count)
+    ]
+
+
+def _mixed_items(count: int) -> list[dict]:
+    """``count`` valid items cycling through every kind, each with its own id."""
+    out = []
+    for i in range(count):
+        kind = KINDS[i % len(KINDS)]
+        body = dict(VALID[kind])
+        body["note"] = f"item {i}"
+        out.append(item(kind, uuid.uuid4(), body))
+    return out
+
+
+def test_mixed_kinds_are_created_in_order(api, consenting_user):
+    items = [item(kind, uuid.uuid4()) for kind in KINDS]
+
+    response = batch(api, items)
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    results = body["results"]
+    assert [r["index"] for r in results] == list(range(len(KINDS)))
+    assert [(r["kind"], r["id"], r["result"], r["status"]) for r in results] == [
+        (i["kind"], i["id"], "created", 201) for i in items
+    ]
+    for result in results:
+        kind = result["kind"]
+        assert subset(result["entry"], EXPECTED_OUT[kind]) == EXPECTED_OUT[kind]
+    assert body["counts"] == {"created": len(KINDS)}
+    for i in items:
+        assert rows(i["kind"]).filter(pk=i["id"]).exists()
+
+
+def test_every_result_kind_in_one_batch(api, consenting_user, other_user, make_client, grant_all):
+    grant_all(other_user)
+    ids = {name: uuid.uuid4() for name in ("update", "unchanged", "stale", "foreign")}
+    cua = {"client_updated_at": "2026-11-26T14:00:00Z"}
+    put(api, "energy", ids["update"], {**VALID["energy"], **cua})
+    put(api, "sleep", ids["unchanged"], {**VALID["sleep"], **cua})
+    put(api, "meal", ids["stale"], {**VALID["meal"], **cua})
+    put(make_client(other_user), "alcohol", ids["foreign"], VALID["alcohol"])
+    foreign_before = row_values(rows("alcohol").get())
+    new_id, bad_id = uuid.uuid4(), uuid.uuid4()
+
+    response = batch(
+        api,
+        [
+            item("exercise", new_id),
+            item("energy", ids["update"], changed("energy", client_updated_at="2026-11-26T15:00Z")),
+            item("sleep", ids["unchanged"], {**VALID["sleep"], "client_updated_at": "2026-11-26T15:00Z"}),
+            item("meal", ids["stale"], changed("meal", client_updated_at="2026-11-26T13:00:00Z")),
+            item("energy", bad_id, {**VALID["energy"], "level": 0}),
+            item("alcohol", ids["foreign"], changed("alcohol")),
+        ],
+    )
+
+    assert response.status_code == 200, response.content
+    results = response.json()["results"]
+    assert [(r["result"], r["status"]) for r in results] == [
+        ("created", 201),
+        ("updated", 200),
+        ("unchanged", 200),
+        ("stale", 200),
+        ("rejected", 400),
+        ("rejected", 404),
+    ]
+    assert results[1]["entry"]["level"] == 6
+    assert results[3]["entry"]["heaviness"] == "heavy"
+    assert "newer" in results[3]["detail"]
+    rejected = results[4]
+    assert rejected["id"] == str(bad_id)
+    assert rejected["kind"] == "energy"
+    assert "level" in rejected["errors"]
+    assert "1" in rejected["errors"]["level"][0] and "9" in rejected["errors"]["level"][0]
+    assert rejected["detail"]
+    assert "entry" not in rejected
+    assert "entry" not in results[5]
+    assert results[5]["detail"]
+    assert response.json()["counts"] == {
+        "created": 1,
+        "updated": 1,
+        "unchanged": 1,
+        "stale": 1,
+        "rejected": 2,
+    }
+    assert rows("energy").get(pk=ids["update"]).level == 6
+    assert rows("meal").get(pk=ids["stale"]).heaviness == "heavy"
+    assert not rows("energy").filter(pk=bad_id).exists()
+    assert row_values(rows("alcohol").get()) == foreign_before
+
+
+def test_one_bad_item_does_not_block_the_others_and_leaves_no_row(api, consenting_user):
+    good = _mixed_items(6)
+    bad = [
+        item("energy", uuid.uuid4(), {**VALID["energy"], "level": 10}),
+        item("sleep", uuid.uuid4(), {"occurred_at": "2026-11-26T07:00:00+01:00", "bedtime": "2026-11-25T12:00:00+01:00"}),
+        item("alcohol", uuid.uuid4(), {**VALID["alcohol"], "standard_drinks": "-2"}),
+        item("energy", uuid.uuid4(), {**VALID["energy"], "occurred_at": "2026-11-26T10:00:00"}),
+        item("energy", uuid.uuid4(), {**VALID["energy"], "tz": "Mars/Olympus"}),
+        item("meal", uuid.uuid4(), {**VALID["meal"], "tags": ["fried", "glazed"]}),
+        item("energy", uuid.uuid4(), {**VALID["energy"], "colour": "red"}),
+        {"kind": "smoking", "id": str(uuid.uuid4()), "occurred_at": "2026-11-26T10:00:00Z"},
+        {"kind": "energy", "id": "not-a-uuid", **VALID["energy"]},
+        {"id": str(uuid.uuid4()), **VALID["energy"]},
+    ]
+    items = [good[0], *bad[:5], good[1], good[2], *bad[5:], *good[3:]]
+
+    response = batch(api, items)
+
+    assert response.status_code == 200, response.content
+    results = response.json()["results"]
+    assert len(results) == len(items)
+    for index, (sent, result) in enumerate(zip(items, results, strict=True)):
+        assert result["index"] == index
+        expected = "created" if sent in good else "rejected"
+        assert result["result"] == expected, (index, result)
+        if expected == "rejected":
+            assert result["status"] == 400
+            assert result["errors"], result
+            assert all(
+                isinstance(k, str) and all(isinstance(m, str) for m in v)
+                for k, v in result["errors"].items()
+            ), result
+            assert "ErrorDetail" not in result["detail"], result
+    assert total_rows() == len(good)
+    by_field = {r["index"]: set(r["errors"]) for r in results if r["result"] == "rejected"}
+    assert "level" in by_field[1]
+    assert "bedtime" in by_field[2]
+    assert "standard_drinks" in by_field[3]
+    assert "occurred_at" in by_field[4]
+    assert "tz" in by_field[5]
+    assert any(name.startswith("tags") for name in by_field[8])
+    assert "colour" in by_field[9]
+    assert "kind" in by_field[10]
+    assert "id" in by_field[11]
+    assert "kind" in by_field[12]
+
+
+def test_item_that_is_not_an_object_is_rejected_alone(api, consenting_user):
+    good = item("energy", uuid.uuid4())
+
+    response = batch(api, [good, "energy", 42, None, [1]])
+
+    assert response.status_code == 200, response.content
+    results = response.json()["results"]
+    assert [r["result"] for r in results] == ["created"] + ["rejected"] * 4
+    assert all(r["status"] == 400 for r in results[1:])
+    assert rows("energy").count() == 1
+
+
+def test_500_items_are_accepted(api, consenting_user):
+    items = _energy_items(500)
+
+    response = batch(api, items)
+
+    assert response.status_code == 200, response.content
+    assert response.json()["counts"] == {"created": 500}
+    assert rows("energy").count() == 500
+
+
+def test_501_items_are_refused_whole(api, consenting_user):
+    response = batch(api, _energy_items(501))
+
+    problem = assert_problem(response, 400)
+    assert "items" in problem["errors"]
+    assert "500" in problem["errors"]["items"][0]
+    assert total_rows() == 0
+
+
+@pytest.mark.parametrize("payload", [{}, {"items": []}, {"items": "x"}, [], {"items": [], "x": 1}])
+def test_malformed_envelope_is_400(api, consenting_user, payload):
+    response = api.post("/api/v1/journal/batch", payload, format="json")
+
+    assert_problem(response, 400)
+
+
+def test_duplicate_id_in_one_batch(api, consenting_user):
+    entry_id = uuid.uuid4()
+    first = item("energy", entry_id, {**VALID["energy"], "level": 3})
+    second = item("energy", entry_id, {**VALID["energy"], "level": 8})
+
+    response = batch(api, [first, second])
+
+    results = response.json()["results"]
+    assert [r["result"] for r in results] == ["created", "rejected"]
+    assert results[1]["status"] == 400
+    assert "id" in results[1]["errors"]
+    assert rows("energy").get().level == 3
+
+
+def test_same_id_for_two_kinds_is_two_entries(api, consenting_user):
+    entry_id = uuid.uuid4()
+
+    response = batch(api, [item("energy", entry_id), item("sleep", entry_id)])
+
+    assert [r["result"] for r in response.json()["results"]] == ["created", "created"]
+
+
+def test_the_same_batch_twice_gives_the_same_answer_and_one_copy(api, consenting_user):
+    items = [*_mixed_items(12), item("energy", uuid.uuid4(), {**VALID["energy"], "level": 0})]
+
+    first = batch(api, items)
+    second = batch(api, items)
+
+    assert first.status_code == second.status_code == 200
+    assert first.json() == second.json()
+    assert total_rows() == 12
+    # And each single PUT of the same body gives the same answer as the batch did.
+    for sent, result in zip(items[:12], first.json()["results"], strict=False):
+        body = {k: v for k, v in sent.items() if k not in ("kind", "id")}
+        replay = put(api, sent["kind"], sent["id"], body)
+        assert replay.status_code == result["status"]
+        assert replay.json()["entry"] == result["entry"]
+
+
+def test_another_users_id_is_rejected_404(api, consenting_user, other_user, make_client, grant_all):
+    grant_all(other_user)
+    foreign_id = uuid.uuid4()
+    put(make_client(other_user), "sleep", foreign_id, VALID["sleep"])
+    before = row_values(rows("sleep").get())
+
+    response = batch(api, [item("sleep", foreign_id), item("energy", uuid.uuid4())])
+
+    results = response.json()["results"]
+    assert (results[0]["result"], results[0]["status"]) == ("rejected", 404)
+    assert "entry" not in results[0]
+    assert results[1]["result"] == "created"
+    assert row_values(rows("sleep").get()) == before
+    assert rows("sleep", consenting_user).count() == 0
+
+
+def _batch_queries(api, items) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        response = batch(api, items)
+    assert response.status_code == 200
+    assert all(r["result"] in ("created", "updated") for r in response.json()["results"])
+    return len(ctx.captured_queries)
+
+
+def test_query_count_does_not_grow_with_items(api, consenting_user, django_assert_max_num_queries):
+    small_create = _batch_queries(api, _mixed_items(12))
+    large_items = _mixed_items(120)
+    large_create = _batch_queries(api, large_items)
+    assert large_create == small_create
+
+    # Updates of existing entries: also a fixed number per kind.
+    edits = [{**i, "note": i["note"] + " (edited)"} for i in large_items]
+    large_update = _batch_queries(api, edits)
+    small_update = _batch_queries(api, [{**i, "note": "again"} for i in large_items[:12]])
+    assert large_update == small_update
+
+    with django_assert_max_num_queries(40):
+        batch(api, _mixed_items(100))
+
+
+def test_query_count_single_kind_10_vs_100(api, consenting_user, django_assert_max_num_queries):
+    ten = _batch_queries(api, _energy_items(10))
+    hundred = _batch_queries(api, _energy_items(100))
+
+    assert ten == hundred
+    with django_assert_max_num_queries(15):
+        batch(api, _energy_items(100))
