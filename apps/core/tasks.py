@@ -11,12 +11,14 @@ from typing import Any
 
 from django.db import transaction
 
-from energytrack.celery import app
+from energytrack.celery import app, ensure_broker_folders
 
 logger = logging.getLogger(__name__)
 
 
 def send_task_safely(name: str, *args: Any, **options: Any) -> bool:
+    if str(app.conf.broker_url).startswith("filesystem"):
+        ensure_broker_folders()
     try:
         app.send_task(name, args=args, **options)
     except Exception as exc:

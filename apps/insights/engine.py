@@ -116,7 +116,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 from numpy.typing import NDArray
@@ -187,7 +187,6 @@ FACTOR_LAGS: dict[str, tuple[int, ...]] = {
 
 BLOCK_DAYS: Final = 28
 MIN_TESTS_FOR_LFDR: Final = 200
-FIELLER_FACTOR: Final = 1.06
 #: Values with a larger magnitude are treated as missing (no real measurement is that large,
 #: and it keeps every sum finite).
 MAX_ABS_VALUE: Final = 1e12
@@ -226,9 +225,7 @@ SPLIT_RULES: dict[str, SplitRule] = {
     "exercise_minutes": SplitRule(
         30.0, (1.0, 15.0, 45.0, 60.0), True, "30+ min vs less; else the most balanced cut"
     ),
-    "exercise_intensity": SplitRule(
-        None, (), True, "intensity at/above the rep's median vs below"
-    ),
+    "exercise_intensity": SplitRule(None, (), True, "intensity at/above the rep's median vs below"),
     "activity_balance": SplitRule(None, (), True, "balance at/above the rep's median vs below"),
     "energy_mean": SplitRule(None, (), True, "energy at/above the rep's median vs below"),
 }
@@ -323,16 +320,31 @@ class EngineResult:
 # --------------------------------------------------------------------------------------------
 
 
-def lag_shift(values: FloatArray, lag: int) -> FloatArray:
-    """Return ``out[..., d] = values[..., d - lag]`` along the last (day) axis, NaN-padded."""
+def lag_shift(values: NDArray[np.generic], lag: int, fill: float | bool = np.nan) -> NDArray[Any]:
+    """Return ``out[..., d] = values[..., d - lag]`` along the last (day) axis.
+
+    The first ``lag`` days are ``fill`` (NaN for floats, ``False`` for masks).  ``lag == 0``
+    returns the input itself (no copy).
+    """
     if lag < 0:
         raise ValueError("lag must be >= 0")
-    out = np.full(values.shape, np.nan, dtype=np.float64)
-    n_days = values.shape[-1]
+    arr = np.asarray(values)
     if lag == 0:
-        out[...] = values
-    elif lag < n_days:
-        out[..., lag:] = values[..., : n_days - lag]
+        return arr
+    out = np.empty(arr.shape, dtype=arr.dtype)
+    n_days = arr.shape[-1]
+    k = min(lag, n_days)
+    out[..., :k] = fill
+    if lag < n_days:
+        out[..., lag:] = arr[..., : n_days - lag]
+    return out
+
+
+def valid_values(values: FloatArray) -> BoolArray:
+    """True where a value is usable: finite and ``|v| <= MAX_ABS_VALUE``."""
+    v = np.asarray(values, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        out: BoolArray = np.isfinite(v) & (np.abs(v) <= MAX_ABS_VALUE)
     return out
 
 
@@ -341,23 +353,24 @@ def pair_lagged(
     outcome: FloatArray,
     lag: int,
     valid_days: BoolArray | None = None,
+    *,
+    factor_valid: BoolArray | None = None,
+    outcome_valid: BoolArray | None = None,
 ) -> tuple[FloatArray, FloatArray, BoolArray]:
-    """Pair factor on day ``d - lag`` with outcome on day ``d``.
+    """Pair the factor on day ``d - lag`` with the outcome on day ``d``.
 
-    ``factor`` and ``outcome`` are ``(n_reps, n_days)``; NaN means missing.  ``valid_days``
-    (same shape, optional) restricts the outcome day, e.g. to working days.  Returns the
-    shifted factor, the outcome, and the mask of paired days (both finite, |v| <= MAX_ABS_VALUE,
-    outcome day valid).
+    ``factor``, ``outcome``: ``(n_reps, n_days)``, NaN = missing.  ``valid_days`` (optional,
+    same shape) restricts the outcome day, e.g. to working days.  ``factor_valid`` /
+    ``outcome_valid`` may pass precomputed validity masks (then the values may hold anything,
+    e.g. 0, where invalid).  Returns ``(x, y, mask)``: the shifted factor, the outcome and the
+    mask of paired days (both values usable and the outcome day valid).
     """
-    x = lag_shift(np.asarray(factor, dtype=np.float64), lag)
-    y = np.array(outcome, dtype=np.float64)
-    with np.errstate(invalid="ignore"):
-        mask = (
-            np.isfinite(x)
-            & np.isfinite(y)
-            & (np.abs(x) <= MAX_ABS_VALUE)
-            & (np.abs(y) <= MAX_ABS_VALUE)
-        )
+    f = np.asarray(factor, dtype=np.float64)
+    y = np.asarray(outcome, dtype=np.float64)
+    fv = valid_values(f) if factor_valid is None else np.asarray(factor_valid, dtype=bool)
+    yv = valid_values(y) if outcome_valid is None else np.asarray(outcome_valid, dtype=bool)
+    x = lag_shift(f, lag, np.nan)
+    mask = lag_shift(fv, lag, False) & yv
     if valid_days is not None:
         mask &= np.asarray(valid_days, dtype=bool)
     return x, y, mask
@@ -371,17 +384,16 @@ def pair_lagged(
 def rank_scores(values: FloatArray, valid: BoolArray | None = None) -> FloatArray:
     """Row-wise mid-ranks over the valid entries, scaled to (0, 1): ``(rank - 0.5) / n``.
 
-    ``values`` is ``(n_reps, n_days)``.  Entries that are not finite (or not ``valid``) get NaN.
-    Ties share their average rank.  Implementation: the float is mapped to an order-preserving
-    int64, its lowest ``ceil(log2 n_days)`` bits are replaced by the day index and the rows are
-    sorted once (values that agree to ~1e-12 relative are treated as ties), which is several
-    times faster than ``argsort``.
+    ``values`` is ``(n_reps, n_days)``.  Entries that are not usable (see :func:`valid_values`)
+    or not ``valid`` get NaN.  Ties share their average rank.  Implementation: each float is
+    mapped to an order-preserving int64 whose lowest ``ceil(log2 n_days)`` bits are replaced by
+    the day index, and each row is sorted once (values agreeing to ~1e-12 relative count as
+    ties) -- several times faster than ``argsort``.
     """
     v = np.asarray(values, dtype=np.float64)
     if v.ndim != 2:
         raise ValueError("values must be 2-D (n_reps, n_days)")
-    with np.errstate(invalid="ignore"):
-        ok = np.isfinite(v) & (np.abs(v) <= MAX_ABS_VALUE)
+    ok = valid_values(v)
     if valid is not None:
         ok &= np.asarray(valid, dtype=bool)
     n_reps, n_days = v.shape
@@ -440,18 +452,18 @@ def block_index(n_days: int, block_days: int = BLOCK_DAYS) -> IntArray:
 class DetrendDesign:
     """Weekday/block layout of a batch of reps, reusable across many :func:`detrend` calls."""
 
-    weekday: IntArray  # (n_reps, n_days), clipped to 0..6
+    weekday: IntArray  # (n_reps, n_days), invalid entries replaced by 0
     weekday_ok: BoolArray  # (n_reps, n_days): weekday was a valid 0..6 value
     block: IntArray  # (n_days,)
     n_blocks: int
-    cell: IntArray  # (n_reps * n_days,) flat index rep * 7 * n_blocks + weekday * n_blocks + block
+    cell: IntArray  # (n_reps * n_days,) rep * 7 * n_blocks + weekday * n_blocks + block
 
 
 def detrend_design(
     weekday: NDArray[np.generic], n_reps: int, n_days: int, block_days: int = BLOCK_DAYS
 ) -> DetrendDesign:
-    """Build the design for ``detrend``.  ``weekday`` is ``(n_days,)`` or ``(n_reps, n_days)``,
-    0 = Monday .. 6 = Sunday; any other value marks the day as unusable."""
+    """Build the design for :func:`detrend`.  ``weekday`` is ``(n_days,)`` or
+    ``(n_reps, n_days)``, 0 = Monday .. 6 = Sunday; any other value makes the day unusable."""
     wd_raw = np.asarray(weekday)
     if wd_raw.ndim == 1:
         wd_raw = np.broadcast_to(wd_raw, (n_reps, wd_raw.shape[0]))
@@ -475,14 +487,18 @@ def detrend(
     weekday: NDArray[np.generic] | DetrendDesign,
     *,
     block_days: int = BLOCK_DAYS,
+    zero_outside: bool = False,
 ) -> tuple[FloatArray, IntArray]:
     """Regress weekday dummies + block dummies out of each rep's series, on the masked days.
 
     ``values``: ``(n_reps, n_days)`` or ``(n_series, n_reps, n_days)`` (several series sharing
-    one mask are detrended together).  Returns ``(residuals, df)``: residuals of the same shape,
-    exactly 0 outside the mask, and per rep ``df = (#weekdays present) + (#blocks present) - 2``,
-    the number of parameters used beyond the overall mean.  Exact OLS (two-way fixed effects)
-    via the 7x7 Schur complement; a tiny ridge only pins the unidentified directions.
+    one mask are detrended together).  ``zero_outside=True`` promises that ``values`` are 0
+    outside the mask (skips a masking pass).  Returns ``(residuals, df)``: residuals of the same
+    shape, exactly 0 outside the mask, and per rep
+    ``df = (#weekdays present) + (#blocks present) - 2``, the parameters used beyond the overall
+    mean.  Exact OLS (two-way fixed effects) via the 7x7 Schur complement of the normal
+    equations; a rank-one term and a tiny ridge only pin the unidentified directions, which do
+    not change the fitted values.
     """
     v = np.asarray(values, dtype=np.float64)
     single = v.ndim == 2
@@ -491,27 +507,28 @@ def detrend(
     if v.ndim != 3:
         raise ValueError("values must be (n_reps, n_days) or (n_series, n_reps, n_days)")
     n_series, n_reps, n_days = v.shape
+    if n_reps == 0 or n_days == 0:
+        empty = np.zeros(v.shape, dtype=np.float64)
+        return (empty[0] if single else empty), np.zeros(n_reps, dtype=np.int64)
     design = (
         weekday
         if isinstance(weekday, DetrendDesign)
         else detrend_design(weekday, n_reps, n_days, block_days)
     )
-    m = np.asarray(mask, dtype=bool) & design.weekday_ok
+    m = np.asarray(mask, dtype=bool)
+    if not zero_outside or not design.weekday_ok.all():
+        m = m & design.weekday_ok
+        v = np.where(m[None], v, 0.0)
+    mf = m.astype(np.float64)
     nb = design.n_blocks
     n_cells = 7 * nb
-    if n_reps == 0 or n_days == 0:
-        empty = np.zeros(v.shape, dtype=np.float64)
-        return (empty[0] if single else empty), np.zeros(n_reps, dtype=np.int64)
-    mf = m.ravel().astype(np.float64)
-    cnt = np.bincount(design.cell, weights=mf, minlength=n_reps * n_cells).reshape(
-        n_reps, 7, nb
-    )
-    vm = np.where(m[None], v, 0.0)
-    sums = np.empty((n_reps, 7, nb, n_series), dtype=np.float64)
+    size = n_reps * n_cells
+    cnt = np.bincount(design.cell, weights=mf.ravel(), minlength=size).reshape(n_reps, 7, nb)
+    sums = np.empty((n_series, n_reps, 7, nb), dtype=np.float64)
     for k in range(n_series):
-        sums[..., k] = np.bincount(
-            design.cell, weights=vm[k].ravel(), minlength=n_reps * n_cells
-        ).reshape(n_reps, 7, nb)
+        sums[k] = np.bincount(design.cell, weights=v[k].ravel(), minlength=size).reshape(
+            n_reps, 7, nb
+        )
     n_w = cnt.sum(axis=2)  # (R, 7)
     n_b = cnt.sum(axis=1)  # (R, nb)
     inv_b = np.divide(1.0, n_b, out=np.zeros_like(n_b), where=n_b > 0)
@@ -519,21 +536,22 @@ def detrend(
     mat = -np.matmul(cnt_scaled, cnt.transpose(0, 2, 1))  # (R, 7, 7)
     diag = np.arange(7)
     mat[:, diag, diag] += n_w
-    s_w = sums.sum(axis=2)  # (R, 7, K)
-    t_b = sums.sum(axis=1)  # (R, nb, K)
+    s_w = sums.sum(axis=3).transpose(1, 2, 0)  # (R, 7, K) weekday sums
+    t_b = sums.sum(axis=2).transpose(1, 2, 0)  # (R, nb, K) block sums
     rhs = s_w - np.matmul(cnt_scaled, t_b)
     present = n_w > 0
     pf = present.astype(np.float64)
-    mat += pf[:, :, None] * pf[:, None, :]  # pins sum(a) = 0 over present weekdays
-    mat[:, diag, diag] += (~present).astype(np.float64) + 1e-9 * (1.0 + n_w.max(axis=1))[:, None]
-    a = np.linalg.solve(mat, rhs)  # (R, 7, K)
+    mat += pf[:, :, None] * pf[:, None, :]  # pins sum(a) = 0 over the present weekdays
+    ridge = (~present).astype(np.float64) + 1e-9 * (1.0 + n_w.max(axis=1))[:, None]
+    mat[:, diag, diag] += ridge
+    a = np.linalg.solve(mat, rhs)  # (R, 7, K) weekday effects
     c = (t_b - np.matmul(cnt.transpose(0, 2, 1), a)) * inv_b[:, :, None]  # (R, nb, K)
-    fitted_cells = a[:, :, None, :] + c[:, None, :, :]  # (R, 7, nb, K)
-    fitted = fitted_cells.reshape(n_reps * n_cells, n_series)[design.cell]  # (R*D, K)
     resid = np.empty_like(v)
     for k in range(n_series):
-        r_k = v[k] - fitted[:, k].reshape(n_reps, n_days)
-        resid[k] = np.where(m, r_k, 0.0)
+        cell_fit = (a[:, :, None, k] + c[:, None, :, k]).ravel()  # (R * 7 * nb,)
+        fitted = np.take(cell_fit, design.cell).reshape(n_reps, n_days)
+        np.subtract(v[k], fitted, out=resid[k])
+        resid[k] *= mf
     k_params = present.sum(axis=1) + (n_b > 0).sum(axis=1) - 1
     df = np.maximum(k_params - 1, 0).astype(np.int64)
     return (resid[0] if single else resid), df
@@ -544,45 +562,62 @@ def detrend(
 # --------------------------------------------------------------------------------------------
 
 
-def lag1_autocorrelation(resid: FloatArray, mask: BoolArray) -> FloatArray:
-    """Lag-1 autocorrelation per rep from adjacent calendar days that are both in ``mask``.
-
-    ``r1 = mean(e_d e_{d+1} over adjacent pairs) / mean(e_d^2)``, 0 when undefined, clipped to
-    [-0.99, 0.99].  ``resid`` is assumed centred (detrended residuals are).
-    """
-    e = np.where(mask, resid, 0.0)
-    n = mask.sum(axis=1)
+def _lag1(e: FloatArray, n: IntArray, n_adj: IntArray) -> FloatArray:
+    """Lag-1 autocorrelation of series that are exactly 0 outside their mask."""
+    r1 = np.zeros(e.shape[0], dtype=np.float64)
     if e.shape[1] < 2:
-        return np.zeros(e.shape[0], dtype=np.float64)
-    adj = mask[:, 1:] & mask[:, :-1]
-    n_adj = adj.sum(axis=1)
+        return r1
     num = np.einsum("ij,ij->i", e[:, 1:], e[:, :-1])
     den = np.einsum("ij,ij->i", e, e)
     ok = (n_adj > 0) & (den > 0)
-    r1 = np.zeros(e.shape[0], dtype=np.float64)
     r1[ok] = (num[ok] / n_adj[ok]) / (den[ok] / n[ok])
     return np.clip(r1, -0.99, 0.99)
+
+
+def _adjacent_pairs(mask: BoolArray) -> IntArray:
+    out: IntArray = np.zeros(mask.shape[0], dtype=np.int64)
+    if mask.shape[1] >= 2:
+        out[:] = np.count_nonzero(mask[:, 1:] & mask[:, :-1], axis=1)
+    return out
+
+
+def lag1_autocorrelation(resid: FloatArray, mask: BoolArray) -> FloatArray:
+    """Lag-1 autocorrelation per rep from adjacent calendar days that are both in ``mask``.
+
+    ``r1 = mean(e_d e_{d+1} over adjacent pairs) / mean(e_d^2)``; 0 when undefined; clipped to
+    [-0.99, 0.99].  ``resid`` is assumed centred (detrended residuals are).
+    """
+    m = np.asarray(mask, dtype=bool)
+    e = np.where(m, resid, 0.0)
+    return _lag1(e, np.count_nonzero(m, axis=1).astype(np.int64), _adjacent_pairs(m))
 
 
 def bartlett_n(n: NDArray[np.generic], r1x: FloatArray, r1y: FloatArray) -> FloatArray:
     """Bartlett's effective n for the correlation of two AR(1)-like series, capped to n."""
     nn = np.asarray(n, dtype=np.float64)
     p = np.clip(r1x * r1y, -_AUTOCORR_CLIP, _AUTOCORR_CLIP)
-    return np.minimum(nn, nn * (1.0 - p) / (1.0 + p))
+    out: FloatArray = np.minimum(nn, nn * (1.0 - p) / (1.0 + p))
+    return out
 
 
 def effective_sample_size(
     n: NDArray[np.generic], r1x: FloatArray, r1y: FloatArray, df: NDArray[np.generic]
 ) -> FloatArray:
-    """``n_eff = min(n, n (1 - r1x r1y)/(1 + r1x r1y)) - df`` (never below 0)."""
-    return np.maximum(bartlett_n(n, r1x, r1y) - np.asarray(df, dtype=np.float64), 0.0)
+    """``n_eff = min(n, n (1 - r1x r1y) / (1 + r1x r1y)) - df`` (never below 0)."""
+    out: FloatArray = np.maximum(bartlett_n(n, r1x, r1y) - np.asarray(df, dtype=np.float64), 0.0)
+    return out
 
 
 def fisher_z(rho: FloatArray, n_eff: FloatArray) -> FloatArray:
-    """``z = atanh(rho) * sqrt((n_eff - 3) / 1.06)``; 0 when ``n_eff <= 3``."""
+    """``z = atanh(rho) * sqrt(n_eff - 3)``; 0 when ``n_eff <= 3``.
+
+    Under independence ``var(r_s) = 1/(n - 1)`` exactly, so no Fieller 1.06 factor is applied
+    (that factor describes the spread under a non-zero correlation).
+    """
     r = np.clip(np.asarray(rho, dtype=np.float64), -_RHO_CLIP, _RHO_CLIP)
-    scale = np.sqrt(np.maximum(np.asarray(n_eff, dtype=np.float64) - 3.0, 0.0) / FIELLER_FACTOR)
-    return np.arctanh(r) * scale
+    scale = np.sqrt(np.maximum(np.asarray(n_eff, dtype=np.float64) - 3.0, 0.0))
+    out: FloatArray = np.arctanh(r) * scale
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -601,24 +636,35 @@ class Association:
 
 
 def association_from_residuals(
-    ex: FloatArray, ey: FloatArray, mask: BoolArray, df: IntArray
+    ex: FloatArray,
+    ey: FloatArray,
+    mask: BoolArray,
+    df: IntArray,
+    *,
+    n: IntArray | None = None,
+    n_adj: IntArray | None = None,
 ) -> Association:
-    """Correlation of two detrended (residual) series plus its autocorrelation-aware z."""
+    """Correlation of two detrended series (0 outside ``mask``) and its autocorrelation-aware z.
+
+    ``n`` / ``n_adj`` (paired days / adjacent paired-day pairs) may be passed precomputed.
+    """
+    m = np.asarray(mask, dtype=bool)
+    nn = np.count_nonzero(m, axis=1).astype(np.int64) if n is None else n
+    na = _adjacent_pairs(m) if n_adj is None else n_adj
     sxy = np.einsum("ij,ij->i", ex, ey)
     sxx = np.einsum("ij,ij->i", ex, ex)
     syy = np.einsum("ij,ij->i", ey, ey)
-    n = mask.sum(axis=1).astype(np.int64)
-    # Residual sums below ~1e-20 of the raw scale are rounding noise: treat as constant.
-    valid = (sxx > 1e-20) & (syy > 1e-20) & (n > 2)
+    # residual sums of squares this small are rounding noise: treat the series as constant
+    valid = (sxx > 1e-20) & (syy > 1e-20) & (nn > 3)
     rho = np.zeros(ex.shape[0], dtype=np.float64)
     rho[valid] = sxy[valid] / np.sqrt(sxx[valid] * syy[valid])
     rho = np.clip(rho, -1.0, 1.0)
-    r1x = lag1_autocorrelation(ex, mask)
-    r1y = lag1_autocorrelation(ey, mask)
-    nb = bartlett_n(n, r1x, r1y)
+    r1x = _lag1(ex, nn, na)
+    r1y = _lag1(ey, nn, na)
+    nb = bartlett_n(nn, r1x, r1y)
     n_eff = np.maximum(nb - df, 0.0)
     z = np.where(valid, fisher_z(rho, n_eff), 0.0)
-    return Association(rho, n, r1x, r1y, df, nb, n_eff, z, valid)
+    return Association(rho, nn, r1x, r1y, df, nb, n_eff, z, valid)
 
 
 def rank_association(
@@ -632,7 +678,8 @@ def rank_association(
     """Partial Spearman-type association of x and y on the masked days, per rep.
 
     Rank scores (over the masked days) -> weekday + block detrending of both -> correlation of
-    the residuals, Bartlett effective sample size minus detrending df, Fisher z.
+    the residuals, Bartlett effective sample size minus the detrending df, Fisher z.
+    (The engine ranks each series once over all its logged days instead; same maths.)
     """
     m = np.asarray(mask, dtype=bool)
     xs = rank_scores(x, m)
@@ -650,91 +697,111 @@ def rank_association(
 @dataclass(frozen=True, slots=True)
 class SplitChoice:
     threshold: FloatArray  # (R,) finite; high = factor >= threshold
-    high: BoolArray  # (R, D) high days (within mask)
+    high: BoolArray  # (R, D) high days (within the mask)
     n_high: IntArray
     n_low: IntArray
     valid: BoolArray  # both groups >= min_per_group
 
 
-def _balanced_threshold(x: FloatArray, mask: BoolArray) -> tuple[FloatArray, IntArray]:
-    """Threshold among the rep's observed values making ``x >= t`` vs ``x < t`` most balanced."""
-    n_days = x.shape[1]
-    n = mask.sum(axis=1)
-    xs = np.sort(np.where(mask, x, np.inf), axis=1)
-    pos = np.minimum(n // 2, max(n_days - 1, 0))
+def median_candidates(x: FloatArray, valid: BoolArray) -> tuple[FloatArray, FloatArray]:
+    """Per rep: the upper median ``t1`` of the valid values and the next larger value ``t2``.
+
+    The more balanced of ``x >= t1`` / ``x >= t2`` is the rep's own median split (for discrete
+    values such as ratings, ties at the median make one of the two clearly better).  Both are
+    ``inf`` where undefined.
+    """
+    m = np.asarray(valid, dtype=bool)
+    n_reps, n_days = x.shape
+    if n_days == 0:
+        inf = np.full(n_reps, np.inf)
+        return inf, inf.copy()
+    n = np.count_nonzero(m, axis=1)
+    xs = np.sort(np.where(m, x, np.inf), axis=1)
+    pos = np.minimum(n // 2, n_days - 1)
     t1 = np.take_along_axis(xs, pos[:, None], axis=1)[:, 0]
-    ge1 = (mask & (x >= t1[:, None])).sum(axis=1)
-    gt_mask = mask & (x > t1[:, None])
-    n_gt = gt_mask.sum(axis=1)
-    t2 = np.where(gt_mask, x, np.inf).min(axis=1)
-    bal1 = np.minimum(ge1, n - ge1)
-    bal2 = np.where(n_gt > 0, np.minimum(n_gt, n - n_gt), -1)
-    use2 = bal2 > bal1
-    thr = np.where(use2, t2, t1)
-    n_high = np.where(use2, n_gt, ge1)
-    thr = np.where(np.isfinite(thr), thr, 0.0)
-    return thr, n_high.astype(np.int64)
+    above = xs > t1[:, None]
+    first = np.argmax(above, axis=1)
+    t2 = np.where(above.any(axis=1), xs[np.arange(n_reps), first], np.inf)
+    return t1, t2
 
 
 def choose_split(
-    factor: str, x: FloatArray, mask: BoolArray, min_per_group: int = 8
+    factor: str,
+    x: FloatArray,
+    mask: BoolArray,
+    min_per_group: int = 8,
+    *,
+    medians: tuple[FloatArray, FloatArray] | None = None,
 ) -> SplitChoice:
-    """Apply ``SPLIT_RULES[factor]`` per rep on the paired days (factor values only)."""
+    """Apply ``SPLIT_RULES[factor]`` per rep on the paired days (factor values only).
+
+    The preferred threshold is used when both groups have ``min_per_group`` days; otherwise the
+    most balanced of the fallback thresholds and (if the rule allows) the rep's median split.
+    ``medians`` may pass :func:`median_candidates` computed once over all the factor's days;
+    by default they are computed on the paired days.
+    """
     rule = SPLIT_RULES[factor]
+    m = np.asarray(mask, dtype=bool)
     n_reps = x.shape[0]
-    n = mask.sum(axis=1).astype(np.int64)
-    options: list[tuple[FloatArray, IntArray]] = []
-    xm = np.where(mask, x, -np.inf)
-    for t in ((rule.preferred,) if rule.preferred is not None else ()) + rule.fallbacks:
-        options.append(
-            (np.full(n_reps, t, dtype=np.float64), (xm >= t).sum(axis=1).astype(np.int64))
-        )
+    n = np.count_nonzero(m, axis=1).astype(np.int64)
+    fixed = ((rule.preferred,) if rule.preferred is not None else ()) + rule.fallbacks
+    thresholds: list[FloatArray] = [np.full(n_reps, t, dtype=np.float64) for t in fixed]
     if rule.balanced:
-        options.append(_balanced_threshold(x, mask))
-    thr = np.stack([o[0] for o in options])  # (O, R)
-    nh = np.stack([o[1] for o in options])  # (O, R)
-    smaller = np.minimum(nh, n[None, :] - nh)
+        t1, t2 = median_candidates(x, m) if medians is None else medians
+        thresholds += [t1, t2]
+    with np.errstate(invalid="ignore"):
+        counts = [
+            np.count_nonzero((x >= t[:, None]) & m, axis=1).astype(np.int64) for t in thresholds
+        ]
+    thr = np.stack(thresholds)  # (O, R)
+    nh = np.stack(counts)  # (O, R)
+    smaller = np.where(np.isfinite(thr), np.minimum(nh, n[None, :] - nh), -1)
     ok = smaller >= min_per_group
-    # preferred first if valid; otherwise the most balanced option (valid or not)
-    best = np.argmax(smaller, axis=0)
+    best = np.argmax(smaller, axis=0)  # most balanced (first on ties)
     if rule.preferred is not None:
         best = np.where(ok[0], 0, best)
     rows = np.arange(n_reps)
     threshold = thr[best, rows]
     n_high = nh[best, rows]
-    n_low = n - n_high
     valid = ok[best, rows]
-    high = mask & (xm >= threshold[:, None])
-    return SplitChoice(threshold, high, n_high, n_low, valid)
+    threshold = np.where(np.isfinite(threshold), threshold, 0.0)
+    with np.errstate(invalid="ignore"):
+        high = (x >= threshold[:, None]) & m
+    n_high = np.count_nonzero(high, axis=1).astype(np.int64)
+    return SplitChoice(threshold, high, n_high, n - n_high, valid)
 
 
 def adjusted_difference(
-    resid_y: FloatArray, resid_h: FloatArray, mask: BoolArray, df: IntArray
+    resid_y: FloatArray,
+    resid_h: FloatArray,
+    mask: BoolArray,
+    df: IntArray,
+    *,
+    n: IntArray | None = None,
+    n_adj: IntArray | None = None,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Weekday/trend-adjusted difference high - low with a 95 % normal-approximation CI.
 
     ``resid_y``, ``resid_h``: detrended outcome and detrended 0/1 high-indicator (same mask and
-    design).  Frisch-Waugh-Lovell slope ``b = sum(h~ y~)/sum(h~^2)``, residual variance with
-    ``n - df - 2`` degrees of freedom, standard error inflated by ``sqrt((1+a)/(1-a))`` where
-    ``a = r1(h~) * r1(y~ - b h~)``.  Returns ``(b, low, high)``; zeros where undefined.
+    design, 0 outside the mask).  Frisch-Waugh-Lovell slope ``b = sum(h~ y~)/sum(h~^2)``,
+    residual variance with ``n - df - 2`` degrees of freedom, standard error inflated by
+    ``sqrt((1 + a)/(1 - a))`` where ``a = r1(h~) * r1(y~ - b h~)`` (>= 1).
+    Returns ``(b, low, high)``; zeros where undefined.
     """
+    m = np.asarray(mask, dtype=bool)
+    nn = np.count_nonzero(m, axis=1).astype(np.int64) if n is None else n
+    na = _adjacent_pairs(m) if n_adj is None else n_adj
     shh = np.einsum("ij,ij->i", resid_h, resid_h)
     shy = np.einsum("ij,ij->i", resid_h, resid_y)
     ok = shh > 1e-12
     b = np.zeros(resid_y.shape[0], dtype=np.float64)
     b[ok] = shy[ok] / shh[ok]
     e = resid_y - b[:, None] * resid_h
-    e = np.where(mask, e, 0.0)
-    n = mask.sum(axis=1)
-    dof = np.maximum(n - df - 2, 1).astype(np.float64)
+    dof = np.maximum(nn - df - 2, 1).astype(np.float64)
     s2 = np.einsum("ij,ij->i", e, e) / dof
     se = np.zeros_like(b)
     se[ok] = np.sqrt(s2[ok] / shh[ok])
-    a = np.clip(
-        lag1_autocorrelation(resid_h, mask) * lag1_autocorrelation(e, mask),
-        -_AUTOCORR_CLIP,
-        _AUTOCORR_CLIP,
-    )
+    a = np.clip(_lag1(resid_h, nn, na) * _lag1(e, nn, na), -_AUTOCORR_CLIP, _AUTOCORR_CLIP)
     se *= np.sqrt(np.maximum(1.0, (1.0 + a) / (1.0 - a)))
     return b, b - Z_95 * se, b + Z_95 * se
 
@@ -824,10 +891,17 @@ def _fallback(z: FloatArray) -> LocalFdrResult:
     return LocalFdrResult(np.ones_like(z), q, 1.0, 0.0, 1.0, "bh-fallback")
 
 
-def _tail_qvalues(
+def tail_qvalues(
     z: FloatArray, lfdr: FloatArray, pi0: float, mu0: float, sigma0: float
 ) -> FloatArray:
-    """Per-side tail-area q: max(mean lfdr of the tail, pi0 P0(tail) N / #tail), monotone."""
+    """Tail-area q-values, computed separately right and left of ``mu0``.
+
+    For a test at standardised distance ``t = (z - mu0)/sigma0``, its tail is every test on the
+    same side at least as far out.  ``q = max(mean lfdr over the tail,
+    pi0 * N * P0(tail) / #tail)``: the first is Efron's mean-lfdr estimate of the tail's false
+    discovery rate, the second the count-based one (insensitive to the fitted density ``f``).
+    Then ``q`` is made monotone (a test never gets a smaller q than a more extreme one).
+    """
     n_all = z.size
     q = np.ones(n_all, dtype=np.float64)
     t = (z - mu0) / sigma0
@@ -846,18 +920,64 @@ def _tail_qvalues(
     return q
 
 
+def central_matching(
+    z: FloatArray, central_fraction: float = 0.5
+) -> tuple[float, float, float] | None:
+    """Efron's central matching: ``(mu0, sigma0_hat, pi0)`` or None when it cannot be fitted.
+
+    The z's in the central ``central_fraction`` (default: between the 25th and 75th
+    percentiles) are binned and a quadratic ``log f(z) = b0 + b1 z + b2 z^2`` is fitted to the
+    counts by Poisson regression.  A normal null ``pi0 N(mu0, sigma0^2)`` has exactly this
+    shape: ``sigma0 = sqrt(-1/(2 b2))``, ``mu0 = b1 sigma0^2`` and ``pi0`` = the integral of
+    ``exp(b0 + b1 z + b2 z^2)``.
+    """
+    n_all = z.size
+    lo, hi = np.quantile(z, [0.5 - central_fraction / 2, 0.5 + central_fraction / 2])
+    if not hi - lo > 1e-9:
+        return None
+    n_bins = int(min(60, max(8, n_all // 200)))
+    edges = np.linspace(lo, hi, n_bins + 1)
+    width = float(edges[1] - edges[0])
+    counts = np.histogram(z, bins=edges)[0].astype(np.float64)
+    centers = 0.5 * (edges[:-1] + edges[1:])
+    mid = float(np.median(z))
+    xc = centers - mid
+    design = np.stack([np.ones_like(xc), xc, xc * xc], axis=1)
+    beta = _poisson_fit(design, counts)
+    if beta is None:
+        return None
+    b0 = float(beta[0]) - math.log(n_all * width)
+    b1, b2 = float(beta[1]), float(beta[2])
+    if not b2 < 0:
+        return None
+    sigma0 = math.sqrt(-1.0 / (2.0 * b2))
+    mu0 = mid + b1 * sigma0 * sigma0
+    log_pi0 = b0 - b1 * b1 / (4.0 * b2) + 0.5 * math.log(math.pi / -b2)
+    pi0 = math.exp(min(log_pi0, 0.0))
+    if not (math.isfinite(mu0) and math.isfinite(sigma0) and math.isfinite(pi0)):
+        return None
+    return mu0, sigma0, pi0
+
+
 def local_fdr(
     z: FloatArray,
     *,
     min_tests: int = MIN_TESTS_FOR_LFDR,
     spline_df: int = 7,
     central_fraction: float = 0.5,
+    sigma_floor: float = 1.0,
 ) -> LocalFdrResult:
     """Efron's empirical-Bayes local false discovery rate with tail-area q-values.
 
-    See the module docstring, step 5.  ``z`` is the 1-D array of all eligible tests' z values.
-    Falls back to Benjamini-Hochberg (theoretical null, pi0 = 1) with fewer than ``min_tests``
-    values or when the empirical null cannot be fitted.
+    ``z``: 1-D array with the z value of every eligible test of the night.  Steps (module
+    docstring, step 5): empirical null by :func:`central_matching` (``sigma0`` floored at
+    ``sigma_floor`` = the theoretical null's 1: the per-rep z's are calibrated to N(0, 1), so a
+    narrower fitted null can only be estimation noise and would be anti-conservative);
+    mixture density ``f`` by Poisson regression of histogram counts on a natural cubic spline
+    (``spline_df`` knots at quantiles of z); ``lfdr = min(1, pi0 f0 / f)``; per-side tail-area
+    q-values (see :func:`tail_qvalues`).  With fewer than ``min_tests`` values, or when the
+    null cannot be fitted, falls back to Benjamini-Hochberg q-values on two-sided p-values
+    from N(0, 1) (lfdr reported as 1).
     """
     z = np.asarray(z, dtype=np.float64).ravel()
     z = np.where(np.isfinite(z), z, 0.0)
@@ -866,51 +986,48 @@ def local_fdr(
         return LocalFdrResult(z.copy(), z.copy(), 1.0, 0.0, 1.0, "empty")
     if n_all < min_tests:
         return _fallback(z)
-    q25, q50, q75 = np.quantile(z, [0.25, 0.5, 0.75])
-    rsd = (q75 - q25) / 1.349
-    if not rsd > 1e-8:
+    cm = central_matching(z, central_fraction)
+    if cm is None:
         return _fallback(z)
-    lo = max(float(z.min()), q50 - 10.0 * rsd)
-    hi = min(float(z.max()), q50 + 10.0 * rsd)
+    mu0, sigma_hat, pi0 = cm
+    sigma0 = max(sigma_hat, sigma_floor)
+    if sigma0 > sigma_hat:
+        # pi0 re-estimated for the floored null from the central counts (capped at 1)
+        lo_c, hi_c = np.quantile(z, [0.5 - central_fraction / 2, 0.5 + central_fraction / 2])
+        share = float(np.mean((z >= lo_c) & (z <= hi_c)))
+        p_null = float(special.ndtr((hi_c - mu0) / sigma0) - special.ndtr((lo_c - mu0) / sigma0))
+        pi0 = min(1.0, share / p_null) if p_null > 0 else 1.0
+    if not (sigma0 < 5.0 and abs(mu0) < 3.0 and pi0 > 0.0):
+        return _fallback(z)
+    # mixture density f: Poisson regression of histogram counts on a natural spline
+    q50 = float(np.median(z))
+    rsd = max(sigma_hat, 1e-3)
+    lo = max(float(z.min()), q50 - 12.0 * rsd)
+    hi = min(float(z.max()), q50 + 12.0 * rsd)
+    if not hi - lo > 1e-6:
+        return _fallback(z)
     n_bins = int(min(120, max(30, n_all // 10)))
     edges = np.linspace(lo, hi, n_bins + 1)
-    width = edges[1] - edges[0]
+    width = float(edges[1] - edges[0])
     counts = np.histogram(z[(z >= lo) & (z <= hi)], bins=edges)[0].astype(np.float64)
     centers = 0.5 * (edges[:-1] + edges[1:])
-    scale_x = (centers - q50) / (hi - lo)
-    knots = np.linspace(scale_x[0], scale_x[-1], spline_df)
-    basis = _natural_spline_basis(scale_x, knots)
+    inner = z[(z >= lo) & (z <= hi)]
+    knots = np.unique(np.quantile(inner, np.linspace(0.0, 1.0, spline_df)))
+    if knots.size < 4:
+        return _fallback(z)
+    span = float(hi - lo)
+    basis = _natural_spline_basis((centers - q50) / span, (knots - q50) / span)
     beta = _poisson_fit(basis, counts)
     if beta is None:
         return _fallback(z)
     grid = np.linspace(lo, hi, 2001)
-    log_f_grid = _natural_spline_basis((grid - q50) / (hi - lo), knots) @ beta - math.log(
-        n_all * width
-    )
-    log_f_centers = basis @ beta - math.log(n_all * width)
-    # central matching: quadratic fit to log f over the central share of the z's
-    c_lo, c_hi = np.quantile(z, [0.5 - central_fraction / 2, 0.5 + central_fraction / 2])
-    central = (centers >= c_lo) & (centers <= c_hi)
-    if central.sum() < 5:
-        return _fallback(z)
-    xc = centers[central]
-    coef, *_ = np.linalg.lstsq(
-        np.stack([np.ones_like(xc), xc, xc * xc], axis=1), log_f_centers[central], rcond=None
-    )
-    b0, b1, b2 = (float(c) for c in coef)
-    if not b2 < 0:
-        return _fallback(z)
-    sigma0 = math.sqrt(-1.0 / (2.0 * b2))
-    mu0 = b1 * sigma0 * sigma0
-    if not (0.2 < sigma0 < 5.0 and abs(mu0) < 3.0):
-        return _fallback(z)
-    log_pi0 = b0 - b1 * b1 / (4.0 * b2) + 0.5 * math.log(math.pi / -b2)
-    pi0 = float(min(1.0, math.exp(min(log_pi0, 0.0))))
+    log_f_grid = _natural_spline_basis((grid - q50) / span, (knots - q50) / span) @ beta
+    log_f_grid = log_f_grid - math.log(n_all * width)
     log_norm = math.log(sigma0 * math.sqrt(2.0 * math.pi))
     log_f0_grid = math.log(pi0) - 0.5 * ((grid - mu0) / sigma0) ** 2 - log_norm
     lfdr_grid = np.minimum(1.0, np.exp(np.clip(log_f0_grid - log_f_grid, -700.0, 700.0)))
     lfdr = np.interp(z, grid, lfdr_grid)
-    q = _tail_qvalues(z, lfdr, pi0, mu0, sigma0)
+    q = tail_qvalues(z, lfdr, pi0, mu0, sigma0)
     return LocalFdrResult(lfdr, q, pi0, mu0, sigma0, "empirical-bayes")
 
 
@@ -986,22 +1103,36 @@ def pair_statistics(
     mask: BoolArray,
     design: DetrendDesign,
     *,
-    min_per_group: int,
-    min_total: int,
-) -> dict[str, NDArray[np.generic]]:
-    """All per-rep statistics of one pair for a chunk of reps (one detrend, four series)."""
-    split = choose_split(pair.factor, x_raw, mask, min_per_group)
-    stacked = np.empty((4, *mask.shape), dtype=np.float64)
-    stacked[0] = x_score
-    stacked[1] = y_score
-    stacked[2] = y_raw
+    min_per_group: int = 8,
+    min_total: int = 30,
+    medians: tuple[FloatArray, FloatArray] | None = None,
+) -> dict[str, NDArray[Any]]:
+    """All per-rep statistics of one pair for a chunk of reps.
+
+    ``x_raw``/``y_raw``: paired raw values, ``x_score``/``y_score``: their rank scores (any
+    finite or NaN value outside ``mask``).  One :func:`detrend` call handles the four series
+    that share the mask (x score, y score, raw y and the high-indicator), then
+    :func:`association_from_residuals`, :func:`choose_split` and :func:`adjusted_difference`.
+    Returns a dict of (n_reps,) arrays named like the :class:`StatsTable` fields.
+    """
+    m = np.asarray(mask, dtype=bool)
+    mf = m.astype(np.float64)
+    n = np.count_nonzero(m, axis=1).astype(np.int64)
+    n_adj = _adjacent_pairs(m)
+    split = choose_split(pair.factor, x_raw, m, min_per_group, medians=medians)
+    stacked = np.empty((4, *m.shape), dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        # 0 outside the mask (NaN * 0 would stay NaN, so NaNs are zeroed first)
+        for k, src in enumerate((x_score, y_score, y_raw)):
+            clean = src if np.isfinite(src).all() else np.nan_to_num(src, posinf=0.0, neginf=0.0)
+            np.multiply(clean, mf, out=stacked[k])
     stacked[3] = split.high
-    resid, df = detrend(stacked, mask, design)
-    assoc = association_from_residuals(resid[0], resid[1], mask, df)
-    diff, lo, hi = adjusted_difference(resid[2], resid[3], mask, df)
-    yz = np.where(mask, y_raw, 0.0)
-    sum_high = np.einsum("ij,ij->i", yz, split.high.astype(np.float64))
-    sum_all = yz.sum(axis=1)
+    y0 = stacked[2].copy()  # raw outcome, 0 outside the mask
+    resid, df = detrend(stacked, m, design, zero_outside=True)
+    assoc = association_from_residuals(resid[0], resid[1], m, df, n=n, n_adj=n_adj)
+    diff, lo, hi = adjusted_difference(resid[2], resid[3], m, df, n=n, n_adj=n_adj)
+    sum_high = np.einsum("ij,ij->i", y0, split.high.astype(np.float64))
+    sum_all = y0.sum(axis=1)
     mean_high = np.divide(
         sum_high, split.n_high, out=np.zeros_like(sum_high), where=split.n_high > 0
     )
@@ -1009,7 +1140,7 @@ def pair_statistics(
         sum_all - sum_high, split.n_low, out=np.zeros_like(sum_all), where=split.n_low > 0
     )
     eligible = (
-        (assoc.n >= min_total)
+        (n >= min_total)
         & split.valid
         & assoc.valid
         & (assoc.n_eff > MIN_N_EFF)
@@ -1025,7 +1156,7 @@ def pair_statistics(
         "z": _sanitize(assoc.z),
         "rho": _sanitize(assoc.rho),
         "n_eff": _sanitize(assoc.n_eff),
-        "n": assoc.n,
+        "n": n,
         "n_high": split.n_high,
         "n_low": split.n_low,
         "mean_high": _sanitize(mean_high),
@@ -1033,7 +1164,7 @@ def pair_statistics(
         "ci_low": _sanitize(lo),
         "ci_high": _sanitize(hi),
         "threshold": _sanitize(split.threshold),
-        "days_needed": days_needed(assoc.n, split.n_high, split.n_low, min_total, min_per_group),
+        "days_needed": days_needed(n, split.n_high, split.n_low, min_total, min_per_group),
         "eligible": eligible,
         "agree": agree,
     }
@@ -1169,33 +1300,47 @@ def compute_table(
         with np.errstate(invalid="ignore"):
             work = np.isfinite(work_f) & (work_f != 0) & design.weekday_ok
         raw: dict[str, FloatArray] = {}
+        ok: dict[str, BoolArray] = {}
         scores: dict[str, FloatArray] = {}
+        medians: dict[str, tuple[FloatArray, FloatArray]] = {}
         for name in FEATURES:
             a = np.array(feats[r0:r1, :, col[name]], dtype=np.float64)
-            with np.errstate(invalid="ignore"):
-                bad = ~np.isfinite(a) | (np.abs(a) > MAX_ABS_VALUE) | ~design.weekday_ok
+            valid = valid_values(a) & design.weekday_ok
             if name in WORK_OUTCOMES:
-                bad |= ~work
-            a[bad] = np.nan
+                valid &= work
+            a[~valid] = np.nan
+            if name in FACTORS and SPLIT_RULES[name].balanced:
+                medians[name] = median_candidates(a, valid)
+            sc = rank_scores(a, valid)
+            # zero-filled copies + validity masks: the fast path never needs NaN handling
+            a[~valid] = 0.0
+            sc[~valid] = 0.0
             raw[name] = a
-            scores[name] = rank_scores(a)
+            ok[name] = valid
+            scores[name] = sc
         for p, pair in enumerate(PAIRS):
-            x_raw, y_raw, mask = pair_lagged(raw[pair.factor], raw[pair.outcome], pair.lag)
-            x_score = lag_shift(scores[pair.factor], pair.lag)
+            x_raw, y_raw, mask = pair_lagged(
+                raw[pair.factor],
+                raw[pair.outcome],
+                pair.lag,
+                factor_valid=ok[pair.factor],
+                outcome_valid=ok[pair.outcome],
+            )
             stats = pair_statistics(
                 pair,
                 x_raw,
-                x_score,
+                lag_shift(scores[pair.factor], pair.lag, 0.0),
                 y_raw,
                 scores[pair.outcome],
                 mask,
                 design,
                 min_per_group=min_per_group,
                 min_total=min_total,
+                medians=medians.get(pair.factor),
             )
             for field, values in stats.items():
                 getattr(table, field)[r0:r1, p] = values
-        del raw, scores
+        del raw, ok, scores
     return table
 
 
