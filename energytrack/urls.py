@@ -13,6 +13,8 @@ api_v1: list[URLPattern | URLResolver] = [
     path("journal/", include("apps.journal.urls")),
     path("performance/", include("apps.performance.urls")),
     path("insights/", include("apps.insights.urls")),
+    path("notifications/", include("apps.notifications.urls")),
+    path("coaching/", include("apps.coaching.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]
@@ -20,6 +22,7 @@ api_v1: list[URLPattern | URLResolver] = [
 urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("admin/", admin.site.urls),
+    path("", include("apps.pwa.urls")),
 ]
 
 handler404 = problem_404

@@ -35,6 +35,9 @@ INSTALLED_APPS = [
     "apps.journal",
     "apps.performance",
     "apps.insights",
+    "apps.notifications",
+    "apps.coaching",
+    "apps.pwa",
 ]
 
 MIDDLEWARE = [
