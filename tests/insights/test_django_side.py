@@ -10,7 +10,9 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
+from apps.core.time import local_date
 from apps.insights.models import DayFeature, Insight, InsightProgress
 from apps.insights.services import day_features_rebuild, insights_compute
 from apps.journal.services import EntryInput, entries_upsert
@@ -177,7 +179,7 @@ def test_status_and_feedback(api, consenting_user) -> None:
 def test_trend_series_use_one_query_whatever_the_range(
     api, consenting_user, series, django_assert_max_num_queries
 ) -> None:
-    today = dt.date.today()
+    today = local_date(consenting_user, timezone.now())
     items = [
         EntryInput(
             kind="energy",
@@ -200,7 +202,7 @@ def test_trend_series_use_one_query_whatever_the_range(
 
 @pytest.mark.django_db
 def test_energy_daily_has_seven_day_average(api, consenting_user) -> None:
-    today = dt.date.today()
+    today = local_date(consenting_user, timezone.now())
     for d, level in ((1, 3), (2, 5), (3, 7)):
         _log(consenting_user, "energy", today - dt.timedelta(days=d), 10, level=level)
     day_features_rebuild(
