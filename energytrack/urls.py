@@ -3,7 +3,7 @@ from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from apps.core import apis as core_apis
-from apps.core.views import problem_404, problem_500
+from apps.core.views import problem_400, problem_403, problem_404, problem_500
 
 api_v1: list[URLPattern | URLResolver] = [
     path("ping", core_apis.PingApi.as_view(), name="ping"),
@@ -25,5 +25,7 @@ urlpatterns = [
     path("", include("apps.pwa.urls")),
 ]
 
+handler400 = problem_400
+handler403 = problem_403
 handler404 = problem_404
 handler500 = problem_500

@@ -46,7 +46,9 @@ def _me(user: User) -> dict[str, Any]:
 def _enforce_csrf(request: Request) -> None:
     # Login and invitation acceptance create a session, so they get CSRF protection too
     # (login CSRF), even though DRF only enforces it for already authenticated sessions.
-    if request.auth is None and "HTTP_AUTHORIZATION" not in request.META:
+    # Only a request that really authenticated with an API token is exempt; any other
+    # Authorization header proves nothing about where the request came from.
+    if not isinstance(request.auth, ApiToken):
         SessionAuthentication().enforce_csrf(request)
 
 
@@ -60,7 +62,10 @@ class CsrfApi(APIView):
 
 class LoginApi(APIView):
     permission_classes = [AllowAny]
-    authentication_classes = [SessionAuthentication]
+    # No authentication here: LoginThrottle (an anonymous-rate throttle) skips authenticated
+    # requests, so a signed-in client could otherwise guess other people's passwords freely.
+    # CSRF is enforced explicitly below; login() replaces any current session.
+    authentication_classes: list[type] = []
     throttle_classes = [LoginThrottle]
 
     @extend_schema(request=LoginSerializer, responses=MeSerializer, summary="Sign in (session)")
@@ -109,9 +114,12 @@ class PasswordChangeApi(APIView):
     def post(self, request: Request) -> Response:
         serializer = PasswordChangeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.password_change(user=selectors.request_user(request), **serializer.validated_data)
-        # Keep this session alive; every other session of the user is invalidated by the hash.
-        update_session_auth_hash(request._request, selectors.request_user(request))
+        user = selectors.request_user(request)
+        services.password_change(user=user, **serializer.validated_data)
+        if not isinstance(request.auth, ApiToken):
+            # Keep this session alive; every other session of the user is invalidated by the
+            # hash. A token request has no session to keep (and must not be given one).
+            update_session_auth_hash(request._request, user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -148,6 +156,9 @@ class PasswordResetConfirmApi(APIView):
 
 
 class ApiTokenListApi(APIView):
+    # Managing tokens needs the signed-in person: a leaked token cannot mint its replacement.
+    authentication_classes = [SessionAuthentication]
+
     @extend_schema(responses=ApiTokenSerializer(many=True), summary="My API tokens")
     def get(self, request: Request) -> Response:
         tokens = selectors.api_token_list(user=selectors.request_user(request))
@@ -170,6 +181,8 @@ class ApiTokenListApi(APIView):
 
 
 class ApiTokenDetailApi(APIView):
+    authentication_classes = [SessionAuthentication]
+
     @extend_schema(request=None, responses={204: None}, summary="Revoke an API token")
     def delete(self, request: Request, token_id: str) -> Response:
         token = (

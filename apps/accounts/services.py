@@ -26,13 +26,14 @@ TOKEN_PREFIX = "et_"  # noqa: S105 - a public marker, not a secret
 TOKEN_TOUCH_INTERVAL = dt.timedelta(minutes=1)
 
 
-def _validate_password(password: str, user: User | None = None) -> None:
+def _validate_password(password: str, user: User | None = None, *, field: str = "password") -> None:
+    # ``field`` is the input field the password came in, so the error names what to fix.
     try:
         password_validation.validate_password(password, user)
     except DjangoValidationError as exc:
         raise ApplicationError(
             "The password is not strong enough.",
-            errors={"password": list(exc.messages)},
+            errors={field: list(exc.messages)},
         ) from exc
 
 
@@ -77,7 +78,7 @@ def password_change(*, user: User, old_password: str, new_password: str) -> None
         raise ApplicationError(
             "The current password is wrong.", errors={"old_password": ["Wrong password."]}
         )
-    _validate_password(new_password, user)
+    _validate_password(new_password, user, field="new_password")
     user.set_password(new_password)
     user.save(update_fields=["password"])
 
@@ -90,13 +91,16 @@ def password_reset_request(*, email: str) -> None:
     uid = urlsafe_base64_encode(force_bytes(user.pk))
     token = default_token_generator.make_token(user)
     link = f"{settings.FRONTEND_BASE_URL}/app/#/reset?uid={uid}&token={token}"
+    # robust: a mail server that is down is logged, not a 500 that only known addresses get
+    # (which would give away which accounts exist).
     transaction.on_commit(
         lambda: send_mail(
             "energytrack password reset",
             f"Use this link to choose a new password (valid for a few days):\n{link}\n",
             None,
             [user.email],
-        )
+        ),
+        robust=True,
     )
 
 
@@ -110,7 +114,7 @@ def password_reset_confirm(*, uid: str, token: str, new_password: str) -> User:
         raise invalid from None
     if not default_token_generator.check_token(user, token):
         raise invalid
-    _validate_password(new_password, user)
+    _validate_password(new_password, user, field="new_password")
     user.set_password(new_password)
     user.save(update_fields=["password"])
     return user
@@ -157,13 +161,15 @@ def invitation_create(
         expires_at=timezone.now() + dt.timedelta(hours=settings.INVITATION_TTL_HOURS),
     )
     link = f"{settings.FRONTEND_BASE_URL}/app/#/invite?token={raw}"
+    # robust: the invitation is already committed; a failed mail is logged, not a 500.
     transaction.on_commit(
         lambda: send_mail(
             f"You are invited to {team.name} on energytrack",
             f"Accept the invitation here (valid {settings.INVITATION_TTL_HOURS} hours):\n{link}\n",
             None,
             [invitation.email],
-        )
+        ),
+        robust=True,
     )
     return invitation, raw
 

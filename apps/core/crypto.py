@@ -7,7 +7,9 @@ import hashlib
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
+from django.core.signals import setting_changed
 from django.db import models
+from django.dispatch import receiver
 
 
 def hash_secret(raw: str) -> str:
@@ -17,6 +19,12 @@ def hash_secret(raw: str) -> str:
 @functools.cache
 def _fernet() -> MultiFernet:
     return MultiFernet([Fernet(key) for key in settings.FIELD_ENCRYPTION_KEYS])
+
+
+@receiver(setting_changed)
+def _reset_keys(*, setting: str, **_: object) -> None:
+    if setting == "FIELD_ENCRYPTION_KEYS":
+        _fernet.cache_clear()
 
 
 def encrypt_text(plain: str) -> str:

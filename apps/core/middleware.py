@@ -17,10 +17,16 @@ from apps.core.errors import problem
 def _too_large(limit: int) -> JsonResponse:
     body = problem(
         413,
-        f"The request body is larger than the {limit // 1024} KiB this endpoint accepts.",
+        f"The request body is larger than the {_size(limit)} this endpoint accepts.",
         code="payload-too-large",
     )
     return JsonResponse(body, status=413, content_type="application/problem+json")
+
+
+def _size(limit: int) -> str:
+    if limit >= 1024 * 1024:
+        return f"{limit / (1024 * 1024):g} MiB"
+    return f"{limit / 1024:g} KiB" if limit >= 1024 else f"{limit} bytes"
 
 
 class BodySizeLimitMiddleware:

@@ -9,12 +9,14 @@ from typing import Any
 
 import pytest
 import time_machine
-from django.contrib.auth.hashers import check_password
+from django.contrib.sessions.models import Session
 from django.core import mail
+from django.core.mail.backends.base import BaseEmailBackend
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from apps.accounts.models import ApiToken, Invitation, Membership, Role, Team, User
+from apps.accounts.services import api_token_create
 from apps.core.throttles import LoginThrottle
 from tests.core.problems import assert_problem
 from tests.factories import MembershipFactory, TeamFactory, UserFactory
@@ -336,6 +338,28 @@ def test_password_change_keeps_this_session_and_ends_the_others(user, make_clien
     assert old.status_code == 400
     new = APIClient().post(LOGIN, {"email": user.email, "password": NEW_PASSWORD}, format="json")
     assert new.status_code == 200
+
+
+def test_password_change_with_a_token_creates_no_session(api, user):
+    raw = api.post(TOKENS, {"name": "ci"}, format="json").json()["token"]
+    sessions = Session.objects.count()
+    response = bearer(raw).post(
+        PASSWORD_CHANGE, {"old_password": PASSWORD, "new_password": NEW_PASSWORD}, format="json"
+    )
+    assert response.status_code == 204, response.content
+    assert "sessionid" not in response.cookies
+    assert Session.objects.count() == sessions
+    user.refresh_from_db()
+    assert user.check_password(NEW_PASSWORD)
+
+
+def test_signing_in_again_replaces_the_session(user, other_user, make_client):
+    client = make_client(other_user)
+    old_key = client.cookies["sessionid"].value
+    response = client.post(LOGIN, {"email": user.email, "password": PASSWORD}, format="json")
+    assert response.status_code == 200, response.content
+    assert client.cookies["sessionid"].value != old_key
+    assert client.get(ME).json()["email"] == user.email
 
 
 def test_password_change_needs_authentication(db):
@@ -794,6 +818,26 @@ def test_signed_in_user_cannot_take_someone_elses_invitation(
     assert Invitation.objects.get(pk=invitation["id"]).accepted_at is None
 
 
+def test_invitee_with_an_api_token_accepts_without_csrf(
+    api, team, django_capture_on_commit_callbacks
+):
+    existing = UserFactory(email="new.rep@example.com")
+    _invitation, raw = _invite(api, team, django_capture_on_commit_callbacks)
+    _token, secret = api_token_create(user=existing, name="ci")
+    client = APIClient(enforce_csrf_checks=True)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    response = client.post(ACCEPT, {"token": raw}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["email"] == "new.rep@example.com"
+    assert "sessionid" not in response.cookies
+
+
+def test_invitation_role_defaults_to_rep(api, team):
+    response = api.post(invitations_url(team), {"email": "a@example.com"}, format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()["role"] == "rep"
+
+
 def test_accept_requires_csrf_for_browsers(api, team, django_capture_on_commit_callbacks):
     _invitation, raw = _invite(api, team, django_capture_on_commit_callbacks)
     client = APIClient(enforce_csrf_checks=True)
@@ -836,3 +880,43 @@ def test_token_list_query_count_does_not_grow(api, count, django_assert_max_num_
     api.get(TOKENS)
     with django_assert_max_num_queries(2):
         assert len(api.get(TOKENS).json()) == count
+
+
+# --- the mail server is down -------------------------------------------------------------------
+
+
+class BrokenMailServer(BaseEmailBackend):
+    """The outside world failing: every send raises, as smtplib does when the server is down."""
+
+    def send_messages(self, email_messages: Any) -> int:
+        raise ConnectionRefusedError("mail server is down")
+
+
+BROKEN_MAIL = "tests.accounts.test_apis.BrokenMailServer"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reset_answer_does_not_reveal_accounts_when_mail_fails(settings, caplog):
+    # transaction=True: outside a test transaction on_commit runs at once, as in production.
+    settings.EMAIL_BACKEND = BROKEN_MAIL
+    user = UserFactory()
+    client = APIClient(raise_request_exception=False)
+    known = client.post(RESET, {"email": user.email}, format="json")
+    unknown = client.post(RESET, {"email": "nobody@example.com"}, format="json")
+    assert known.status_code == unknown.status_code == 202
+    assert known.content == unknown.content
+    assert "mail server is down" in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_invitation_is_kept_when_its_mail_fails(settings):
+    settings.EMAIL_BACKEND = BROKEN_MAIL
+    admin = UserFactory()
+    client = APIClient(raise_request_exception=False)
+    client.force_login(admin)
+    team_id = client.post(TEAMS, {"name": "North"}, format="json").json()["id"]
+    response = client.post(
+        invitations_url(team_id), {"email": "new@example.com", "role": "rep"}, format="json"
+    )
+    assert response.status_code == 201, response.content
+    assert Invitation.objects.filter(pk=response.json()["id"]).exists()

@@ -26,7 +26,7 @@ def assert_problem(
     assert response.status_code == status, response.content
     assert response["Content-Type"] == "application/problem+json", response["Content-Type"]
     body = json.loads(response.content)
-    assert PROBLEM_KEYS <= set(body), body
+    assert set(body) >= PROBLEM_KEYS, body
     assert body["status"] == status
     assert body["type"].startswith(PROBLEM_TYPE_BASE), body["type"]
     assert isinstance(body["title"], str) and body["title"]

@@ -17,4 +17,3 @@ def test_task_round_trip_through_redis() -> None:
     with start_worker(app, perform_ping_check=False, loglevel="WARNING"):
         assert ping.delay().get(timeout=20) == "pong"
         assert send_task_safely("apps.core.tasks.ping")
-

@@ -294,10 +294,5 @@ def test_server_error_on_an_api_path_is_a_500_problem_without_internals(api, mon
     assert body["errors"] == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="no handler400 for /api/ paths: Django answers a SuspiciousOperation (bad Host "
-    "header) with an HTML 400, not problem+json (needs handler400 in energytrack/urls.py)",
-)
 def test_bad_host_header_on_an_api_path_is_a_400_problem(api):
     assert_problem(api.get("/api/v1/ping", HTTP_HOST="evil.example"), 400)

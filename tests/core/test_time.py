@@ -68,7 +68,7 @@ def test_instant_in_any_offset_is_converted_to_the_users_zone():
 
 def test_naive_datetime_is_refused():
     with pytest.raises(ValueError, match="aware"):
-        local_date(Clock(), dt.datetime(2026, 6, 12, 1, 30))  # noqa: DTZ001
+        local_date(Clock(), dt.datetime(2026, 6, 12, 1, 30))
 
 
 # --- DST in Europe/Amsterdam -------------------------------------------------------------
