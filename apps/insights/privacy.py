@@ -52,11 +52,51 @@ def erase_user(user: Any) -> int:
     )
 
 
+def import_user(user: Any, section: dict[str, Any]) -> int:
+    """Insights keep their status and feedback; day features and progress are recomputed."""
+    import datetime as dt
+    import hashlib
+
+    rows = []
+    for row in section.get("insights", []):
+        computed_on = row["computed_on"]
+        rows.append(
+            Insight(
+                user=user,
+                construct=row["construct"],
+                factor=row["factor"],
+                outcome=row["outcome"],
+                lag=row["lag"],
+                direction=row["direction"],
+                mean_high=row["mean_high"],
+                mean_low=row["mean_low"],
+                n_high=row["n_high"],
+                n_low=row["n_low"],
+                diff_ci_low=row.get("diff_ci_low", 0.0),
+                diff_ci_high=row.get("diff_ci_high", 0.0),
+                q_value=row["q_value"],
+                rho=row.get("rho", 0.0),
+                split_label=row.get("split_label", ""),
+                threshold=row.get("threshold", 0.0),
+                message_key=row.get("message_key", "pattern"),
+                params=row["params"],
+                fingerprint=hashlib.sha256(f"import|{user.pk}|{row['id']}".encode()).hexdigest(),
+                computed_on=dt.date.fromisoformat(str(computed_on)[:10]),
+                current=row["current"],
+                status=row["status"],
+                feedback=row["feedback"],
+            )
+        )
+    Insight.objects.bulk_create(rows)
+    return len(rows)
+
+
 register(
     PrivacyHandler(
         app_label="insights",
         models=(DayFeature, Insight, InsightProgress),
         export_user=export_user,
         erase_user=erase_user,
+        import_user=import_user,
     )
 )
