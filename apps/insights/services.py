@@ -278,3 +278,12 @@ def users_due_for_nightly(*, now: dt.datetime, local_hour: int = 5) -> list[str]
         .order_by("pk")
         .values_list("pk", flat=True)
     ]
+
+
+def day_features_purge_before(*, cutoff_date: dt.date, except_user_ids: set[Any]) -> int:
+    """Retention: day rows older than the cutoff go, except for reps who chose to keep them."""
+    return (
+        DayFeature.objects.filter(local_date__lt=cutoff_date)
+        .exclude(user_id__in=except_user_ids)
+        .delete()[0]
+    )

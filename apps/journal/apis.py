@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 
 from apps.accounts.selectors import request_user as me
 from apps.core.throttles import WriteThrottle
-from apps.core.time import local_date
+from apps.core.time import calendar_date
 from apps.journal import selectors, services
 from apps.journal.serializers import (
     INPUT_SERIALIZERS,
@@ -33,12 +33,12 @@ from apps.journal.serializers import (
     DayViewQuerySerializer,
     EntryPageSerializer,
     UpsertResultSerializer,
+    flat_errors,
 )
 
 KIND_PARAM = OpenApiParameter(
     "kind", str, OpenApiParameter.PATH, enum=list(INPUT_SERIALIZERS), description="Entry kind"
 )
-DAY_VIEW_DEFAULT_DAYS = 90
 
 
 def _kind_or_404(kind: str) -> str:
@@ -74,6 +74,7 @@ class EntryListApi(APIView):
     @extend_schema(
         parameters=[KIND_PARAM, DateRangeSerializer],
         responses=EntryPageSerializer,
+        operation_id="journal_entry_list",
         summary="List my entries of one kind (cursor-paginated, newest first)",
     )
     def get(self, request: Request, kind: str) -> Response:
@@ -92,7 +93,12 @@ class EntryListApi(APIView):
 class EntryDetailApi(APIView):
     throttle_classes = [WriteThrottle]
 
-    @extend_schema(parameters=[KIND_PARAM], responses=_ANY_ENTRY, summary="One of my entries")
+    @extend_schema(
+        parameters=[KIND_PARAM],
+        responses=_ANY_ENTRY,
+        operation_id="journal_entry_retrieve",
+        summary="One of my entries",
+    )
     def get(self, request: Request, kind: str, entry_id: uuid.UUID) -> Response:
         kind = _kind_or_404(kind)
         entry = selectors.entry_get(user=me(request), kind=kind, entry_id=entry_id)
@@ -178,6 +184,7 @@ class BatchApi(APIView):
         outcomes = services.entries_upsert(user=me(request), items=parsed)
         for index, outcome in zip(positions, outcomes, strict=True):
             item: dict[str, Any] = {
+                **outcome.extra,
                 "index": index,
                 "id": str(outcome.id),
                 "kind": outcome.kind,
@@ -186,7 +193,6 @@ class BatchApi(APIView):
             }
             if outcome.result == "rejected":
                 item["errors"] = outcome.errors
-                item.update(outcome.extra)
             results[index] = item
         counts: dict[str, int] = {}
         for row in results:
@@ -196,10 +202,7 @@ class BatchApi(APIView):
 
 
 def _rejected(index: int, raw: dict[str, Any], errors: Any) -> dict[str, Any]:
-    flat = {
-        key: [str(m) for m in value] if isinstance(value, list) else [str(value)]
-        for key, value in dict(errors).items()
-    }
+    flat = flat_errors(errors)
     first = next(iter(flat.items()))
     return {
         "index": index,
@@ -242,15 +245,13 @@ class DayViewApi(APIView):
         summary="All my entries grouped by local day (default: the last 90 days)",
     )
     def get(self, request: Request) -> Response:
-        query = DayViewQuerySerializer(data=request.query_params)
+        # The calendar day, not the boundary-shifted local day: a night woken from at 03:30
+        # already belongs to today, and no entry's local_date is later than this.
+        today = calendar_date(me(request), timezone.now())
+        query = DayViewQuerySerializer(data=request.query_params, context={"today": today})
         query.is_valid(raise_exception=True)
-        today = local_date(me(request), timezone.now())
-        date_to: dt.date = query.validated_data.get("date_to") or today
-        date_from: dt.date = query.validated_data.get("date_from") or (
-            date_to - dt.timedelta(days=DAY_VIEW_DEFAULT_DAYS - 1)
-        )
-        if date_from > date_to:
-            raise ValidationError({"date_from": ["Must not be after date_to."]})
+        date_from: dt.date = query.validated_data["date_from"]
+        date_to: dt.date = query.validated_data["date_to"]
         days = selectors.day_view(user=me(request), date_from=date_from, date_to=date_to)
         span = (date_to - date_from).days + 1
         previous_to = date_from - dt.timedelta(days=1)

@@ -1,11 +1,23 @@
+"""The journal's privacy hooks: export, erase and import one user's entries (DESIGN.md §2.6).
+
+Import is an entry point like an API view: it parses the export section with the same input
+serializers as the API and hands validated values to one service.
+"""
+
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
+from apps.core.errors import ApplicationError
 from apps.journal.models import ENTRY_MODELS
 from apps.journal.selectors import OUTPUT_FIELDS, entry_to_dict
-from apps.journal.services import KIND_FIELDS
+from apps.journal.serializers import INPUT_SERIALIZERS, flat_errors
+from apps.journal.services import KIND_FIELDS, EntryInput, entries_import
 from apps.privacy.registry import PrivacyHandler, register
+
+# What an exported row may carry back in; ids, timestamps and local_date are re-derived.
+_IMPORT_COMMON = ("occurred_at", "tz", "note", "client_updated_at")
 
 
 def export_user(user: Any) -> dict[str, Any]:
@@ -24,11 +36,47 @@ def erase_user(user: Any) -> int:
     return sum(model.objects.filter(user=user).delete()[0] for model in ENTRY_MODELS.values())
 
 
+def import_user(user: Any, section: dict[str, Any]) -> int:
+    items: list[EntryInput] = []
+    for kind, rows in section.items():
+        if kind not in INPUT_SERIALIZERS or not isinstance(rows, list):
+            raise ApplicationError(
+                f"The journal section has an unknown part '{kind}'.",
+                errors={f"journal.{kind}": ["Expected one list per entry kind."]},
+            )
+        for position, row in enumerate(rows, start=1):
+            if not isinstance(row, dict):
+                raise ApplicationError(
+                    f"Journal entry {position} ({kind}) is not an object.",
+                    errors={f"journal.{kind}": ["Each entry must be an object."]},
+                )
+            # Blank and null values are the defaults: leave them out rather than send them.
+            fields = {
+                name: row[name]
+                for name in (*_IMPORT_COMMON, *KIND_FIELDS[kind])
+                if row.get(name) not in (None, "", [])
+            }
+            if kind == "sleep" and "bedtime" in fields:
+                fields.pop("duration_minutes", None)  # derived from the two times again
+            serializer = INPUT_SERIALIZERS[kind](data=fields)
+            if not serializer.is_valid():
+                errors = flat_errors(serializer.errors, f"journal.{kind}")
+                raise ApplicationError(
+                    f"Journal entry {position} ({kind}) cannot be imported.", errors=errors
+                )
+            # A new id: the exported one still belongs to the account it came from.
+            items.append(
+                EntryInput(kind=kind, id=uuid.uuid4(), values=dict(serializer.validated_data))
+            )
+    return entries_import(user=user, items=items)
+
+
 register(
     PrivacyHandler(
         app_label="journal",
         models=tuple(ENTRY_MODELS.values()),
         export_user=export_user,
         erase_user=erase_user,
+        import_user=import_user,
     )
 )

@@ -4,7 +4,8 @@ the user or the database (consent, future times, ownership) live in services."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 from rest_framework import serializers
@@ -16,6 +17,9 @@ from apps.journal.models import (
     ExerciseEntry,
     MealEntry,
 )
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrPromise as _StrPromise
 
 MEAL_TAGS = (
     "sugary",
@@ -29,6 +33,8 @@ MEAL_TAGS = (
     "spicy",
 )
 MAX_BATCH_ITEMS = 500
+DAY_VIEW_DEFAULT_DAYS = 90
+DAY_VIEW_MAX_DAYS = 366
 
 
 class AwareDateTimeField(serializers.DateTimeField):
@@ -41,8 +47,8 @@ class AwareDateTimeField(serializers.DateTimeField):
     }
 
     def to_internal_value(self, value: Any) -> dt.datetime:
-        if isinstance(value, str) and value and not _has_offset(value):
-            self.fail("naive")
+        # DRF parses first (so "yesterday" is "wrong format"), then enforce_timezone refuses
+        # a parsed time without an offset.
         result = super().to_internal_value(value)
         return result.astimezone(dt.UTC)
 
@@ -52,9 +58,53 @@ class AwareDateTimeField(serializers.DateTimeField):
         return value
 
 
-def _has_offset(value: str) -> bool:
-    tail = value[10:]
-    return tail.endswith(("Z", "z")) or "+" in tail or tail.count("-") >= 1
+def _range_messages(low: object, high: object, unit: str = "") -> dict[str, str | _StrPromise]:
+    """One message for both ends, so a refusal names the whole allowed range."""
+    suffix = f" {unit}" if unit else ""
+    message = f"Must be between {low} and {high}{suffix}."
+    return {"min_value": message, "max_value": message}
+
+
+def ranged_int(low: int, high: int, unit: str = "", **kwargs: Any) -> serializers.IntegerField:
+    return serializers.IntegerField(
+        min_value=low,
+        max_value=high,
+        error_messages=_range_messages(low, high, unit),
+        **{"required": False, "allow_null": True, **kwargs},
+    )
+
+
+def standard_drinks_field(**kwargs: Any) -> serializers.DecimalField:
+    return serializers.DecimalField(
+        max_digits=4,
+        decimal_places=1,
+        min_value=Decimal(0),
+        max_value=Decimal(30),
+        error_messages=_range_messages(0, 30, "standard drinks"),
+        **kwargs,
+    )
+
+
+def flat_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's nested errors as ``{"field.sub": [messages]}``, like a problem body's errors
+    (per batch item and per imported row, where no exception handler flattens them)."""
+    if isinstance(detail, dict):
+        out: dict[str, list[str]] = {}
+        for key, value in detail.items():
+            for name, messages in flat_errors(
+                value, f"{prefix}.{key}" if prefix else str(key)
+            ).items():
+                out.setdefault(name, []).extend(messages)
+        return out
+    if isinstance(detail, list) and any(isinstance(m, dict | list) for m in detail):
+        out = {}
+        for position, value in enumerate(detail):
+            name = f"{prefix}.{position}" if prefix else str(position)
+            for sub, messages in flat_errors(value, name).items():
+                out.setdefault(sub, []).extend(messages)
+        return out
+    messages = detail if isinstance(detail, list) else [detail]
+    return {prefix or "non_field_errors": [str(m) for m in messages]}
 
 
 class EntryBaseSerializer(StrictSerializer):
@@ -73,10 +123,8 @@ class EntryBaseSerializer(StrictSerializer):
 
 class SleepInSerializer(EntryBaseSerializer):
     bedtime = AwareDateTimeField(required=False, allow_null=True)
-    duration_minutes = serializers.IntegerField(
-        min_value=0, max_value=16 * 60, required=False, allow_null=True
-    )
-    quality = serializers.IntegerField(min_value=1, max_value=5, required=False, allow_null=True)
+    duration_minutes = ranged_int(0, 16 * 60, "minutes")
+    quality = ranged_int(1, 5)
 
 
 class MealInSerializer(EntryBaseSerializer):
@@ -89,30 +137,24 @@ class MealInSerializer(EntryBaseSerializer):
 
 class ExerciseInSerializer(EntryBaseSerializer):
     exercise_type = serializers.CharField(max_length=40, required=False, allow_blank=True)
-    duration_minutes = serializers.IntegerField(
-        min_value=0, max_value=12 * 60, required=False, allow_null=True
-    )
+    duration_minutes = ranged_int(0, 12 * 60, "minutes")
     intensity = serializers.ChoiceField(choices=ExerciseEntry.Intensity.choices, required=False)
 
 
 class AlcoholInSerializer(EntryBaseSerializer):
-    standard_drinks = serializers.DecimalField(
-        max_digits=4, decimal_places=1, min_value=0, max_value=30, required=False, allow_null=True
-    )
+    standard_drinks = standard_drinks_field(required=False, allow_null=True)
     context = serializers.ChoiceField(choices=AlcoholEntry.Context.choices, required=False)  # type: ignore[assignment]
 
 
 class EnergyInSerializer(EntryBaseSerializer):
-    level = serializers.IntegerField(min_value=1, max_value=9, required=False, allow_null=True)
-    focus = serializers.IntegerField(min_value=1, max_value=5, required=False, allow_null=True)
-    mood = serializers.IntegerField(min_value=1, max_value=5, required=False, allow_null=True)
+    level = ranged_int(1, 9)
+    focus = ranged_int(1, 5)
+    mood = ranged_int(1, 5)
 
 
 class ActivityInSerializer(EntryBaseSerializer):
     what = serializers.CharField(max_length=80, required=False, allow_blank=True)
-    duration_minutes = serializers.IntegerField(
-        min_value=0, max_value=24 * 60, required=False, allow_null=True
-    )
+    duration_minutes = ranged_int(0, 24 * 60, "minutes")
     effect = serializers.ChoiceField(choices=ActivityEntry.Effect.choices, required=False)
 
 
@@ -197,7 +239,9 @@ class BatchItemSerializer(serializers.Serializer):
     id = serializers.UUIDField()
 
 
-class BatchInSerializer(serializers.Serializer):
+class BatchInSerializer(StrictSerializer):
+    # Items must at least be objects (a structurally broken envelope is refused whole, as the
+    # schema says); everything inside an item is checked per item by the view.
     items = serializers.ListField(
         child=serializers.DictField(), min_length=1, max_length=MAX_BATCH_ITEMS
     )
@@ -225,17 +269,13 @@ class CheckinSleepSerializer(StrictSerializer):
     id = serializers.UUIDField(required=False)
     bedtime = AwareDateTimeField(required=False, allow_null=True)
     wake_time = AwareDateTimeField(required=False)
-    duration_minutes = serializers.IntegerField(
-        min_value=0, max_value=16 * 60, required=False, allow_null=True
-    )
-    quality = serializers.IntegerField(min_value=1, max_value=5, required=False, allow_null=True)
+    duration_minutes = ranged_int(0, 16 * 60, "minutes")
+    quality = ranged_int(1, 5)
 
 
 class CheckinDrinksSerializer(StrictSerializer):
     id = serializers.UUIDField(required=False)
-    standard_drinks = serializers.DecimalField(
-        max_digits=4, decimal_places=1, min_value=0, max_value=30
-    )
+    standard_drinks = standard_drinks_field()
     context = serializers.ChoiceField(choices=AlcoholEntry.Context.choices, required=False)  # type: ignore[assignment]
     occurred_at = AwareDateTimeField(required=False)
 
@@ -244,9 +284,9 @@ class CheckinInSerializer(StrictSerializer):
     id = serializers.UUIDField(help_text="Client UUID of the energy check-in.")
     occurred_at = AwareDateTimeField(required=False)
     tz = serializers.CharField(max_length=64, required=False)
-    level = serializers.IntegerField(min_value=1, max_value=9)
-    focus = serializers.IntegerField(min_value=1, max_value=5, required=False, allow_null=True)
-    mood = serializers.IntegerField(min_value=1, max_value=5, required=False, allow_null=True)
+    level = ranged_int(1, 9, required=True, allow_null=False)
+    focus = ranged_int(1, 5)
+    mood = ranged_int(1, 5)
     sleep = CheckinSleepSerializer(required=False)
     drinks = CheckinDrinksSerializer(required=False)
 
@@ -271,19 +311,30 @@ class DateRangeSerializer(StrictSerializer):
 
 
 class DayViewQuerySerializer(StrictSerializer):
-    date_from = serializers.DateField(required=False)
-    date_to = serializers.DateField(required=False)
+    """Fills in the defaults; needs ``context={"today": date}`` (the rep's calendar day)."""
+
+    date_from = serializers.DateField(
+        required=False, help_text=f"Default: {DAY_VIEW_DEFAULT_DAYS} days up to date_to."
+    )
+    date_to = serializers.DateField(required=False, help_text="Default: today.")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        start, end = attrs.get("date_from"), attrs.get("date_to")
-        if start and end:
-            if start > end:
-                raise serializers.ValidationError({"date_from": ["Must not be after date_to."]})
-            if (end - start).days > 366:
-                raise serializers.ValidationError(
-                    {"date_from": ["A day view covers at most 366 days; page with date_to."]}
-                )
-        return attrs
+        end: dt.date = attrs.get("date_to") or self.context["today"]
+        start: dt.date = attrs.get("date_from") or end - dt.timedelta(
+            days=DAY_VIEW_DEFAULT_DAYS - 1
+        )
+        if start > end:
+            raise serializers.ValidationError({"date_from": ["Must not be after date_to."]})
+        if (end - start).days + 1 > DAY_VIEW_MAX_DAYS:
+            raise serializers.ValidationError(
+                {
+                    "date_from": [
+                        f"A day view covers at most {DAY_VIEW_MAX_DAYS} days; "
+                        "page back with date_to."
+                    ]
+                }
+            )
+        return {"date_from": start, "date_to": end}
 
 
 class DaySerializer(serializers.Serializer):

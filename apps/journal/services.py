@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.core.errors import ApplicationError
@@ -53,6 +53,8 @@ _BLANK_DEFAULTS: dict[str, Any] = {
     "effect": "",
 }
 STATUS_FOR_RESULT = {"created": 201, "updated": 200, "unchanged": 200, "stale": 200}
+# Problem types of item-level refusals, so a single PUT answers like every other endpoint.
+CODE_FOR_STATUS = {403: "consent-required", 404: "not-found", 409: "conflict"}
 
 
 @dataclass
@@ -75,6 +77,17 @@ class UpsertOutcome:
     detail: str = ""
     errors: dict[str, list[str]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    code: str = ""
+
+    def as_error(self, errors: dict[str, list[str]] | None = None) -> ApplicationError:
+        """The refusal as the business error a single-entry endpoint raises."""
+        return ApplicationError(
+            self.detail,
+            status_code=self.status,
+            code=self.code or CODE_FOR_STATUS.get(self.status, "invalid"),
+            errors=self.errors if errors is None else errors,
+            extra=self.extra,
+        )
 
 
 def request_fingerprint(kind: str, entry_id: object, raw: Any) -> str:
@@ -92,11 +105,48 @@ def _reject(item: EntryInput, exc: ApplicationError) -> UpsertOutcome:
         detail=exc.message,
         errors=exc.errors,
         extra=exc.extra,
+        code=exc.code,
     )
 
 
-def _prepare(*, user: Any, item: EntryInput, now: dt.datetime) -> dict[str, Any]:
-    """Business validation and derived fields; returns the full column values to store."""
+def _not_yours(kind: str, entry_id: uuid.UUID) -> UpsertOutcome:
+    # Same words as for an id that does not exist at all: no existence oracle.
+    return UpsertOutcome(
+        kind=kind,
+        id=entry_id,
+        result="rejected",
+        status=404,
+        detail="No such entry of yours.",
+        code="not-found",
+    )
+
+
+def _lock_journal(user: Any) -> None:
+    """Serialise one user's journal writes (held until commit).
+
+    A phone that retries while its first request still runs sends the same entries twice at
+    once; without this the two transactions lock rows in different orders (deadlock) or both
+    claim to have created the same row. Other users are not blocked. On SQLite (the embedded
+    one-machine default) the file lock serialises writes: no duplicate rows, though a racing
+    retry may then also be answered "created".
+    """
+    if connection.vendor != "postgresql":
+        return
+    digest = hashlib.sha256(b"journal-writes:" + str(user.pk).encode()).digest()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s)", [int.from_bytes(digest[:8], "big", signed=True)]
+        )
+
+
+def _prepare(
+    *, user: Any, item: EntryInput, now: dt.datetime, check_history: bool = True
+) -> dict[str, Any]:
+    """Business validation and derived fields; returns the full column values to store.
+
+    ``check_history=False`` (imports of the rep's own export) skips only the "not long before
+    the account existed" rule, which guards against typos, not against real history.
+    """
     values: dict[str, Any] = {name: _BLANK_DEFAULTS.get(name) for name in KIND_FIELDS[item.kind]}
     values["note"] = ""
     values.update(item.values)
@@ -114,7 +164,7 @@ def _prepare(*, user: Any, item: EntryInput, now: dt.datetime) -> dict[str, Any]
             errors={"occurred_at": ["Must not be more than 10 minutes in the future."]},
         )
     earliest = user.date_joined - HISTORY_BEFORE_ACCOUNT
-    if occurred_at < earliest:
+    if check_history and occurred_at < earliest:
         raise ApplicationError(
             "The time is too long ago.",
             errors={"occurred_at": [f"Must be on or after {earliest.date().isoformat()}."]},
@@ -133,7 +183,10 @@ def _prepare(*, user: Any, item: EntryInput, now: dt.datetime) -> dict[str, Any]
             if bedtime >= occurred_at:
                 raise ApplicationError(
                     "The wake time must be after the bedtime.",
-                    errors={"occurred_at": ["Must be after bedtime."]},
+                    errors={
+                        "bedtime": ["Must be before the wake time (occurred_at)."],
+                        "occurred_at": ["Must be after the bedtime."],
+                    },
                 )
             if occurred_at - bedtime > MAX_SLEEP:
                 raise ApplicationError(
@@ -161,34 +214,54 @@ def _same(entry: JournalEntry, values: dict[str, Any]) -> bool:
 
 
 def entries_upsert(*, user: Any, items: list[EntryInput]) -> list[UpsertOutcome]:
-    """Upsert many entries of mixed kinds with a fixed number of queries per kind."""
+    """Upsert many entries of mixed kinds with a fixed number of queries per kind.
+
+    Returns one outcome per item, in the order of ``items``.
+    """
     now = timezone.now()
     outcomes: list[UpsertOutcome | None] = [None] * len(items)
-    consented = consented_categories(user=user)
     prepared: dict[str, dict[uuid.UUID, tuple[int, EntryInput, dict[str, Any]]]] = defaultdict(dict)
-    for index, item in enumerate(items):
-        model = ENTRY_MODELS[item.kind]
-        try:
-            if model.CATEGORY not in consented:
-                from apps.privacy.services import consent_require
-
-                consent_require(user=user, category=model.CATEGORY, consented=consented)
-            if item.id in prepared[item.kind]:
-                raise ApplicationError(
-                    "This id appears twice in the batch.", errors={"id": ["Duplicate id."]}
-                )
-            prepared[item.kind][item.id] = (index, item, _prepare(user=user, item=item, now=now))
-        except ApplicationError as exc:
-            outcomes[index] = _reject(item, exc)
-
     changed_days: set[dt.date] = set()
     with transaction.atomic():
-        for kind, by_id in prepared.items():
-            if by_id:
-                _upsert_kind(user, kind, by_id, outcomes, changed_days)
-    if changed_days:
-        _after_change(user, changed_days)
-    return [outcome for outcome in outcomes if outcome is not None]
+        _lock_journal(user)
+        # Read under the lock: a withdrawal that deletes the category's entries takes the same
+        # lock, so nothing of a withdrawn category is stored after its entries were deleted.
+        consented = consented_categories(user=user)
+        for index, item in enumerate(items):
+            model = ENTRY_MODELS[item.kind]
+            try:
+                if model.CATEGORY not in consented:
+                    from apps.privacy.services import consent_require
+
+                    consent_require(user=user, category=model.CATEGORY, consented=consented)
+                if item.id in prepared[item.kind]:
+                    raise ApplicationError(
+                        "This id appears twice in the batch.", errors={"id": ["Duplicate id."]}
+                    )
+                values = _prepare(user=user, item=item, now=now)
+                prepared[item.kind][item.id] = (index, item, values)
+            except ApplicationError as exc:
+                outcomes[index] = _reject(item, exc)
+
+        # Kinds and ids in a fixed order: row locks are always taken in the same order.
+        for kind in sorted(prepared):
+            if prepared[kind]:
+                _upsert_kind(user, kind, prepared[kind], outcomes, changed_days)
+        if changed_days:
+            _after_change(user, changed_days)
+    return [
+        outcome
+        if outcome is not None
+        else UpsertOutcome(
+            kind=item.kind,
+            id=item.id,
+            result="rejected",
+            status=409,
+            detail="This entry changed while it was being saved; send it again.",
+            code="conflict",
+        )
+        for item, outcome in zip(items, outcomes, strict=True)
+    ]
 
 
 def _upsert_kind(
@@ -199,13 +272,16 @@ def _upsert_kind(
     changed_days: set[dt.date],
 ) -> None:
     model = ENTRY_MODELS[kind]
+    ids = sorted(by_id)
+    # Not filtered by user: an id that belongs to someone else must answer 404, not be created.
     existing = {
         entry.pk: entry
-        for entry in model.objects.select_for_update().filter(pk__in=list(by_id)).order_by("pk")
+        for entry in model.objects.select_for_update().filter(pk__in=ids).order_by("pk")
     }
     to_create: list[JournalEntry] = []
-    for entry_id, (_index, item, values) in by_id.items():
+    for entry_id in ids:
         if entry_id not in existing:
+            _index, item, values = by_id[entry_id]
             to_create.append(
                 model(
                     id=entry_id,
@@ -217,35 +293,34 @@ def _upsert_kind(
             )
     if to_create:
         model.objects.bulk_create(to_create, ignore_conflicts=True)
-        # A concurrent request may have inserted the same id first: those go the update way.
-        inserted = dict(
-            model.objects.filter(pk__in=[e.pk for e in to_create]).values_list("pk", "request_hash")
+        # Only another user can have inserted one of these ids meanwhile (this user's writes
+        # hold the journal lock): a row that is not ours was not created by this request.
+        owners = dict(
+            model.objects.filter(pk__in=[e.pk for e in to_create]).values_list("pk", "user_id")
         )
+        raced = []
         for entry in to_create:
-            index, item, values = by_id[entry.pk]
-            if inserted.get(entry.pk) == item.request_hash and entry.pk not in existing:
-                entry.created_at = entry.created_at or timezone.now()
+            index, _item, values = by_id[entry.pk]
+            if owners.get(entry.pk) == user.pk:
                 outcomes[index] = UpsertOutcome(
                     kind=kind, id=entry.pk, result="created", status=201, entry=entry
                 )
                 changed_days.add(values["local_date"])
-        raced = [e.pk for e in to_create if outcomes[by_id[e.pk][0]] is None]
+            else:
+                raced.append(entry.pk)
         if raced:
             existing.update(
-                {e.pk: e for e in model.objects.select_for_update().filter(pk__in=raced)}
+                {
+                    e.pk: e
+                    for e in model.objects.select_for_update().filter(pk__in=raced).order_by("pk")
+                }
             )
 
     to_update: list[JournalEntry] = []
     for entry_id, entry in existing.items():
         index, item, values = by_id[entry_id]
         if entry.user_id != user.pk:
-            outcomes[index] = UpsertOutcome(
-                kind=kind,
-                id=entry_id,
-                result="rejected",
-                status=404,
-                detail="No such entry of yours.",
-            )
+            outcomes[index] = _not_yours(kind, entry_id)
             continue
         if item.request_hash and entry.request_hash == item.request_hash:
             # An exact retry: answer what the first request was answered.
@@ -295,32 +370,86 @@ def _upsert_kind(
 def entry_upsert(*, user: Any, item: EntryInput) -> UpsertOutcome:
     outcome = entries_upsert(user=user, items=[item])[0]
     if outcome.result == "rejected":
-        raise ApplicationError(
-            outcome.detail,
-            status_code=outcome.status,
-            code="consent-required" if outcome.status == 403 else "invalid",
-            errors=outcome.errors,
-            extra=outcome.extra,
-        )
+        raise outcome.as_error()
     return outcome
 
 
 def entry_delete(*, user: Any, kind: str, entry_id: uuid.UUID) -> None:
+    """Delete one of the user's entries; someone else's id is DoesNotExist (a 404)."""
     model = ENTRY_MODELS[kind]
-    entry = model.objects.filter(user=user, pk=entry_id).first()
-    if entry is None:
-        raise model.DoesNotExist
-    day = entry.local_date
-    entry.delete()
-    _after_change(user, {day})
+    with transaction.atomic():
+        entry = model.objects.select_for_update().filter(user=user, pk=entry_id).first()
+        if entry is None:
+            raise model.DoesNotExist
+        day = entry.local_date
+        entry.delete()
+        _after_change(user, {day})
 
 
 def entries_delete_for_category(*, user: Any, category: str) -> int:
+    """Delete every entry of one consent category (withdrawal with deletion)."""
     deleted = 0
-    for model in ENTRY_MODELS.values():
-        if category == model.CATEGORY:
-            deleted += model.objects.filter(user=user).delete()[0]
+    days: set[dt.date] = set()
+    with transaction.atomic():
+        # The journal lock: an upsert that read the consent before it was withdrawn finishes
+        # first, so its entries are deleted here too.
+        _lock_journal(user)
+        for model in ENTRY_MODELS.values():
+            if category == model.CATEGORY:
+                entries = model.objects.filter(user=user)
+                days.update(entries.values_list("local_date", flat=True).distinct())
+                deleted += entries.delete()[0]
+        if days:
+            # Day features derived from the deleted entries must be recomputed without them.
+            _after_change(user, days)
     return deleted
+
+
+def entries_purge_before(*, cutoff: dt.datetime) -> int:
+    """Retention: delete every user's entries that happened before ``cutoff``.
+
+    Day features are purged by their own app; nothing is recomputed for days this old.
+    """
+    return sum(
+        model.objects.filter(occurred_at__lt=cutoff).delete()[0] for model in ENTRY_MODELS.values()
+    )
+
+
+def entries_import(*, user: Any, items: list[EntryInput]) -> int:
+    """Re-create entries from the rep's own export, all or nothing.
+
+    The same rules as a write (consent per category, ranges, no future times) except the
+    account-age rule. Callers give new ids: exported ids stay with the account they came from.
+    """
+    now = timezone.now()
+    by_kind: dict[str, list[JournalEntry]] = defaultdict(list)
+    days: set[dt.date] = set()
+    with transaction.atomic():
+        _lock_journal(user)
+        consented = consented_categories(user=user)
+        for position, item in enumerate(items, start=1):
+            model = ENTRY_MODELS[item.kind]
+            try:
+                if model.CATEGORY not in consented:
+                    from apps.privacy.services import consent_require
+
+                    consent_require(user=user, category=model.CATEGORY, consented=consented)
+                values = _prepare(user=user, item=item, now=now, check_history=False)
+            except ApplicationError as exc:
+                raise ApplicationError(
+                    f"Journal entry {position} ({item.kind}) cannot be imported: {exc.message}",
+                    status_code=exc.status_code,
+                    code=exc.code,
+                    errors={f"journal.{item.kind}.{k}": v for k, v in exc.errors.items()},
+                    extra=exc.extra,
+                ) from exc
+            by_kind[item.kind].append(model(id=item.id, user=user, last_result="created", **values))
+            days.add(values["local_date"])
+        for kind in sorted(by_kind):
+            ENTRY_MODELS[kind].objects.bulk_create(by_kind[kind], batch_size=1000)
+        if days:
+            _after_change(user, days)
+    return sum(len(entries) for entries in by_kind.values())
 
 
 def quick_checkin(
@@ -385,15 +514,11 @@ def quick_checkin(
             # All or nothing: a morning check-in is one act for the rep.
             transaction.set_rollback(True)
             name, outcome = rejected[0]
-            raise ApplicationError(
-                outcome.detail,
-                status_code=outcome.status,
-                code="consent-required" if outcome.status == 403 else "invalid",
-                errors={
+            raise outcome.as_error(
+                {
                     f"{name}.{key}" if name != "energy" else key: msgs
                     for key, msgs in outcome.errors.items()
-                },
-                extra=outcome.extra,
+                }
             )
     return by_name
 

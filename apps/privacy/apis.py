@@ -1,11 +1,17 @@
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.contrib.auth import logout
+from django.core.files.storage import default_storage
+from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound
+from rest_framework.parsers import MultiPartParser
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -13,13 +19,17 @@ from rest_framework.views import APIView
 from apps.accounts.selectors import request_user as me
 from apps.core.errors import ApplicationError
 from apps.privacy import selectors, services
-from apps.privacy.models import Category
+from apps.privacy.models import Category, DataExport
 from apps.privacy.serializers import (
     AccountDeleteSerializer,
     ConsentEventSerializer,
     ConsentSerializer,
     ConsentWithdrawnSerializer,
     ConsentWithdrawSerializer,
+    DataExportSerializer,
+    ImportResultSerializer,
+    ImportSerializer,
+    PrivacyPreferenceSerializer,
 )
 
 EXPLANATIONS = {
@@ -127,3 +137,96 @@ class AccountDeleteApi(APIView):
         logout(request._request)
         services.user_erase(user=user)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _export_body(request: Request, export: DataExport) -> dict[str, Any]:
+    ready = export.status == DataExport.Status.READY
+    url = None
+    if ready:
+        token = services.export_download_token(export=export)
+        url = request.build_absolute_uri(f"/api/v1/privacy/exports/download/{token}")
+    return {
+        "id": export.pk,
+        "status": export.status,
+        "size_bytes": export.size_bytes,
+        "created_at": export.created_at,
+        "finished_at": export.finished_at,
+        "download_url": url,
+        "download_expires_in_seconds": services.EXPORT_LINK_MAX_AGE if ready else None,
+    }
+
+
+class ExportRequestApi(APIView):
+    @extend_schema(
+        request=None,
+        responses={202: DataExportSerializer},
+        summary="Request a full export (.zip with JSON + CSV), built in the background",
+    )
+    def post(self, request: Request) -> Response:
+        export = services.export_request(user=me(request))
+        return Response(
+            DataExportSerializer(_export_body(request, export)).data,
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+
+class ExportDetailApi(APIView):
+    @extend_schema(responses=DataExportSerializer, summary="Export status and download link")
+    def get(self, request: Request, export_id: uuid.UUID) -> Response:
+        export = selectors.export_get(user=me(request), export_id=export_id)
+        return Response(DataExportSerializer(_export_body(request, export)).data)
+
+
+class ExportDownloadApi(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list[type] = []
+
+    @extend_schema(
+        responses={(200, "application/zip"): OpenApiTypes.BINARY},
+        summary="Download an export (signed link, valid 24 hours)",
+    )
+    def get(self, request: Request, token: str) -> FileResponse:
+        export = services.export_for_token(token=token)
+        handle = default_storage.open(export.file_name, "rb")
+        return FileResponse(
+            handle,
+            as_attachment=True,
+            filename=f"energytrack-export-{export.created_at:%Y%m%d}.zip",
+            content_type="application/zip",
+        )
+
+
+class ImportApi(APIView):
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        request={"multipart/form-data": ImportSerializer},
+        responses=ImportResultSerializer,
+        summary="Import an export into this (empty) account",
+    )
+    def post(self, request: Request) -> Response:
+        serializer = ImportSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        document = services.read_export_file(raw=serializer.validated_data["file"].read())
+        counts = services.user_import(user=me(request), document=document)
+        return Response({"imported": counts})
+
+
+class PrivacyPreferenceApi(APIView):
+    @extend_schema(responses=PrivacyPreferenceSerializer, summary="My retention choice")
+    def get(self, request: Request) -> Response:
+        preference = selectors.privacy_preference(user=me(request))
+        return Response({"keep_aggregates": preference})
+
+    @extend_schema(
+        request=PrivacyPreferenceSerializer,
+        responses=PrivacyPreferenceSerializer,
+        summary="Change my retention choice",
+    )
+    def put(self, request: Request) -> Response:
+        serializer = PrivacyPreferenceSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        preference = services.privacy_preference_update(
+            user=me(request), **serializer.validated_data
+        )
+        return Response({"keep_aggregates": preference.keep_aggregates})

@@ -49,3 +49,28 @@ class ConsentState(BaseModel):
         constraints = [
             models.UniqueConstraint(fields=["user", "category"], name="uniq_consent_state")
         ]
+
+
+class DataExport(BaseModel):
+    """A requested export: built by a Celery job, downloadable through a signed link."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        READY = "ready"
+        FAILED = "failed"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="data_exports"
+    )
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
+    file_name = models.CharField(max_length=200, blank=True, default="")
+    size_bytes = models.PositiveBigIntegerField(default=0)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+
+class PrivacyPreference(BaseModel):
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="privacy_preference"
+    )
+    # Whether day-level aggregates may outlive the raw entries they came from (retention).
+    keep_aggregates = models.BooleanField(default=False)

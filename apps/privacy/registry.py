@@ -17,6 +17,9 @@ class PrivacyHandler:
     models: tuple[type[models.Model], ...]
     export_user: Callable[[Any], dict[str, Any]]
     erase_user: Callable[[Any], int]
+    # Re-creates the app's rows for ``user`` from its export section (data portability).
+    # Apps whose rows are derived or are someone else's records leave it None.
+    import_user: Callable[[Any, dict[str, Any]], int] | None = None
 
 
 _HANDLERS: dict[str, PrivacyHandler] = {}

@@ -4,7 +4,13 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from apps.privacy.models import Category, ConsentEvent, ConsentState
+from apps.privacy.models import (
+    Category,
+    ConsentEvent,
+    ConsentState,
+    DataExport,
+    PrivacyPreference,
+)
 
 
 def consented_categories(*, user: Any) -> set[str]:
@@ -22,3 +28,11 @@ def consent_history(*, user: Any) -> QuerySet[ConsentEvent]:
 
 
 ALL_CATEGORIES: tuple[str, ...] = tuple(Category.values)
+
+
+def export_get(*, user: Any, export_id: Any) -> DataExport:
+    return DataExport.objects.get(user=user, pk=export_id)
+
+
+def privacy_preference(*, user: Any) -> bool:
+    return PrivacyPreference.objects.filter(user=user, keep_aggregates=True).exists()

@@ -34,3 +34,27 @@ class ConsentEventSerializer(serializers.Serializer):
 
 class AccountDeleteSerializer(StrictSerializer):
     password = serializers.CharField(max_length=256, trim_whitespace=False)
+
+
+class DataExportSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = serializers.CharField()
+    size_bytes = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    download_url = serializers.URLField(allow_null=True)
+    download_expires_in_seconds = serializers.IntegerField(allow_null=True)
+
+
+class ImportSerializer(StrictSerializer):
+    file = serializers.FileField(help_text="An energytrack export: the .zip or its export.json")
+
+
+class ImportResultSerializer(serializers.Serializer):
+    imported = serializers.DictField(child=serializers.IntegerField())
+
+
+class PrivacyPreferenceSerializer(StrictSerializer):
+    keep_aggregates = serializers.BooleanField(
+        help_text="Keep day-level aggregates after raw entries pass the retention period."
+    )

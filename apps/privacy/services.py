@@ -7,7 +7,14 @@ from typing import Any
 from django.db import transaction
 
 from apps.core.errors import ApplicationError
-from apps.privacy.models import CONSENT_TEXT_VERSION, Category, ConsentEvent, ConsentState
+from apps.privacy.models import (
+    CONSENT_TEXT_VERSION,
+    Category,
+    ConsentEvent,
+    ConsentState,
+    DataExport,
+    PrivacyPreference,
+)
 from apps.privacy.registry import handlers
 
 EXPORT_FORMAT_VERSION = 1
@@ -82,3 +89,201 @@ def user_erase(*, user: Any) -> dict[str, int]:
         for handler in ordered:
             counts[handler.app_label] = handler.erase_user(user)
     return counts
+
+
+# --- export files, import, retention ---------------------------------------------------------
+
+EXPORT_LINK_MAX_AGE = 24 * 3600
+_EXPORT_SALT = "privacy.export.download"
+
+
+def _csv_sections(document: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Every list of records in the document becomes one CSV (one per entry kind, etc.)."""
+    tables: dict[str, list[dict[str, Any]]] = {}
+    for app_label, section in document.items():
+        if not isinstance(section, dict):
+            continue
+        for key, value in section.items():
+            if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+                tables[f"{app_label}_{key}"] = value
+    return tables
+
+
+def export_build(*, export_id: Any) -> DataExport:
+    """Builds the zip of one requested export (idempotent: a ready export is left alone)."""
+    import csv
+    import io
+    import json
+    import zipfile
+
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+    from django.core.serializers.json import DjangoJSONEncoder
+    from django.utils import timezone
+
+    export = DataExport.objects.select_related("user").get(pk=export_id)
+    if export.status == DataExport.Status.READY:
+        return export
+    document = user_export(user=export.user)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(
+            "export.json", json.dumps(document, cls=DjangoJSONEncoder, indent=2, sort_keys=True)
+        )
+        for name, rows in _csv_sections(document).items():
+            text = io.StringIO()
+            columns = sorted({column for row in rows for column in row})
+            writer = csv.DictWriter(text, fieldnames=columns)
+            writer.writeheader()
+            for row in rows:
+                writer.writerow(
+                    {
+                        k: json.dumps(v, cls=DjangoJSONEncoder) if isinstance(v, dict | list) else v
+                        for k, v in row.items()
+                    }
+                )
+            archive.writestr(f"{name}.csv", text.getvalue())
+    name = default_storage.save(f"exports/{export.pk}.zip", ContentFile(buffer.getvalue()))
+    export.file_name = name
+    export.size_bytes = buffer.tell()
+    export.status = DataExport.Status.READY
+    export.finished_at = timezone.now()
+    export.save(update_fields=["file_name", "size_bytes", "status", "finished_at", "updated_at"])
+    return export
+
+
+def export_request(*, user: Any) -> DataExport:
+    from apps.core.tasks import enqueue_on_commit
+
+    export = DataExport.objects.create(user=user)
+    enqueue_on_commit("apps.privacy.tasks.build_export", str(export.pk))
+    return export
+
+
+def export_download_token(*, export: DataExport) -> str:
+    from django.core import signing
+
+    return signing.dumps({"export": str(export.pk)}, salt=_EXPORT_SALT)
+
+
+def export_for_token(*, token: str) -> DataExport:
+    from django.core import signing
+
+    try:
+        data = signing.loads(token, salt=_EXPORT_SALT, max_age=EXPORT_LINK_MAX_AGE)
+    except signing.SignatureExpired:
+        raise ApplicationError(
+            "This download link has expired; request a new export.",
+            status_code=404,
+            code="not-found",
+        ) from None
+    except signing.BadSignature:
+        raise ApplicationError("No such download.", status_code=404, code="not-found") from None
+    export = DataExport.objects.filter(
+        pk=data.get("export"), status=DataExport.Status.READY
+    ).first()
+    if export is None:
+        raise ApplicationError("No such download.", status_code=404, code="not-found")
+    return export
+
+
+def user_import(*, user: Any, document: Any) -> dict[str, int]:
+    """Re-create a user's data from an export document, into an account with no data yet."""
+    if not isinstance(document, dict) or document.get("format") != "energytrack-export":
+        raise ApplicationError(
+            "This is not an energytrack export file.", errors={"file": ["Unknown format."]}
+        )
+    if document.get("version") != EXPORT_FORMAT_VERSION:
+        raise ApplicationError(
+            f"Export format version {document.get('version')} is not supported.",
+            errors={"file": [f"Supported version: {EXPORT_FORMAT_VERSION}."]},
+        )
+    existing = user_export(user=user)
+    if any(rows for section in ("journal",) for rows in (existing.get(section) or {}).values()):
+        raise ApplicationError(
+            "This account already holds journal data; import only into an empty account.",
+            status_code=409,
+            code="conflict",
+        )
+    counts: dict[str, int] = {}
+    with transaction.atomic():
+        # Consents first: the journal refuses entries of a category without consent.
+        for handler in sorted(handlers(), key=lambda h: h.app_label != "privacy"):
+            section = document.get(handler.app_label)
+            if handler.import_user is not None and isinstance(section, dict):
+                counts[handler.app_label] = handler.import_user(user, section)
+    return counts
+
+
+def retention_purge(*, now: Any = None) -> dict[str, int]:
+    """Delete raw entries older than the retention period; aggregates too unless allowed."""
+    import datetime as dt
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    from apps.insights.services import day_features_purge_before
+    from apps.journal.services import entries_purge_before
+
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(days=round(settings.RETENTION_MONTHS * 30.44))
+    keep_aggregates = set(
+        PrivacyPreference.objects.filter(keep_aggregates=True).values_list("user_id", flat=True)
+    )
+    counts = {
+        "entries": entries_purge_before(cutoff=cutoff),
+        "day_features": day_features_purge_before(
+            cutoff_date=cutoff.date(), except_user_ids=keep_aggregates
+        ),
+    }
+    stale_exports = DataExport.objects.filter(created_at__lt=now - dt.timedelta(days=2))
+    for export in stale_exports:
+        _delete_export_file(export)
+    counts["exports"] = stale_exports.delete()[0]
+    return counts
+
+
+def _delete_export_file(export: DataExport) -> None:
+    from django.core.files.storage import default_storage
+
+    if export.file_name and default_storage.exists(export.file_name):
+        default_storage.delete(export.file_name)
+
+
+def privacy_preference_update(*, user: Any, keep_aggregates: bool) -> PrivacyPreference:
+    preference, _ = PrivacyPreference.objects.update_or_create(
+        user=user, defaults={"keep_aggregates": keep_aggregates}
+    )
+    return preference
+
+
+def exports_stuck(*, older_than_minutes: int = 2, limit: int = 100) -> list[str]:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    cutoff = timezone.now() - dt.timedelta(minutes=older_than_minutes)
+    return [
+        str(pk)
+        for pk in DataExport.objects.filter(
+            status=DataExport.Status.PENDING, created_at__lt=cutoff
+        ).values_list("pk", flat=True)[:limit]
+    ]
+
+
+def read_export_file(*, raw: bytes) -> Any:
+    """The export document from an uploaded .zip (export.json inside) or a bare .json file."""
+    import io
+    import json
+    import zipfile
+
+    try:
+        if raw[:2] == b"PK":
+            with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+                raw = archive.read("export.json")
+        return json.loads(raw.decode("utf-8"))
+    except (zipfile.BadZipFile, KeyError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ApplicationError(
+            "The file is not an energytrack export (.zip or export.json).",
+            errors={"file": [str(exc)[:200]]},
+        ) from exc

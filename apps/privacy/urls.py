@@ -16,5 +16,18 @@ urlpatterns = [
         name="consent-withdraw",
     ),
     path("privacy/export", apis.ExportApi.as_view(), name="privacy-export"),
+    path("privacy/exports", apis.ExportRequestApi.as_view(), name="privacy-exports"),
+    path(
+        "privacy/exports/<uuid:export_id>",
+        apis.ExportDetailApi.as_view(),
+        name="privacy-export-detail",
+    ),
+    path(
+        "privacy/exports/download/<str:token>",
+        apis.ExportDownloadApi.as_view(),
+        name="privacy-export-download",
+    ),
+    path("privacy/import", apis.ImportApi.as_view(), name="privacy-import"),
+    path("privacy/preferences", apis.PrivacyPreferenceApi.as_view(), name="privacy-preferences"),
     path("privacy/account/delete", apis.AccountDeleteApi.as_view(), name="account-delete"),
 ]

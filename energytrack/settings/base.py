@@ -137,6 +137,10 @@ MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media"))
 # Request bodies above this are refused with a 413 before any parsing (see core.middleware).
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=2 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
+# Endpoints that take files have their own, larger limits (uploads stream to disk).
+API_BODY_LIMITS: dict[str, int] = {
+    "/api/v1/privacy/import": env.int("IMPORT_USER_MAX_BYTES", default=50 * 1024 * 1024),
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -188,7 +188,7 @@ def assert_problem(response: Any, status: int) -> dict[str, Any]:
     assert response.status_code == status, response.content
     assert response["Content-Type"].startswith("application/problem+json")
     body = response.json()
-    assert PROBLEM_KEYS <= set(body), body
+    assert set(body) >= PROBLEM_KEYS, body
     assert body["status"] == status
     assert body["detail"]
     return body

@@ -25,7 +25,7 @@ def _entries(owner: User) -> list[SweepCase]:
     cases = []
     for kind, body in ENTRY_BODIES.items():
         entry_id = uuid.uuid4()
-        values = {k: v for k, v in body.items()}
+        values = dict(body)
         values["occurred_at"] = parse_datetime(body["occurred_at"])
         outcome = entries_upsert(
             user=owner, items=[EntryInput(kind=kind, id=entry_id, values=values)]

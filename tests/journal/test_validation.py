@@ -183,7 +183,7 @@ BAD_BODIES = [
         "energy",
         {"occurred_at": "2026-11-26T10:00:00+01:00", "level": "high"},
         "level",
-        ["integer"],
+        ["number"],
         id="level-not-a-number",
     ),
 ]

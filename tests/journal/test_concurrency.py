@@ -1,0 +1,141 @@
+"""A phone that retries while the first request is still running: real concurrent requests
+against PostgreSQL. Exactly one copy of each entry, and never a 500."""
+
+from __future__ import annotations
+
+import random
+import threading
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from tests.journal.helpers import KINDS, VALID, batch, item, put, rows, total_rows
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+THREADS = 5
+
+
+def _run_at_once(clients: list[APIClient], send: Callable[[int, APIClient], Any]) -> list[Any]:
+    barrier = threading.Barrier(len(clients))
+    responses: list[Any] = [None] * len(clients)
+    failures: list[BaseException] = []
+
+    def worker(index: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            responses[index] = send(index, clients[index])
+        except BaseException as exc:  # surfaced in the main thread below
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(clients))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not failures, failures
+    return responses
+
+
+def _clients(make_client, user, count: int = THREADS) -> list[APIClient]:
+    # Each thread its own client (and so its own session cookie and DB connection).
+    return [make_client(user) for _ in range(count)]
+
+
+def _fifty_items() -> list[dict]:
+    out = []
+    for i in range(50):
+        kind = KINDS[i % len(KINDS)]
+        out.append(item(kind, uuid.uuid4(), {**VALID[kind], "note": f"queued {i}"}))
+    return out
+
+
+def test_same_batch_from_five_threads_stores_one_copy(consenting_user, make_client):
+    items = _fifty_items()
+
+    responses = _run_at_once(
+        _clients(make_client, consenting_user), lambda _i, client: batch(client, items)
+    )
+
+    assert [r.status_code for r in responses] == [200] * THREADS, [r.content for r in responses]
+    for response in responses:
+        results = response.json()["results"]
+        assert len(results) == 50
+        # Every thread is told its items are stored (a retry replays "created").
+        assert {r["result"] for r in results} == {"created"}, results
+    # ... and all get the same answer: the timestamps of the rows that were really stored.
+    assert len({r.content for r in responses}) == 1
+    assert total_rows() == 50
+    for sent in items:
+        assert rows(sent["kind"]).filter(pk=sent["id"], user=consenting_user).count() == 1
+
+
+def test_same_batch_in_different_orders_does_not_deadlock(consenting_user, make_client):
+    items = _fifty_items()
+    orders = [random.Random(seed).sample(items, len(items)) for seed in range(THREADS)]
+
+    responses = _run_at_once(
+        _clients(make_client, consenting_user),
+        lambda i, client: batch(client, orders[i]),
+    )
+
+    assert [r.status_code for r in responses] == [200] * THREADS, [r.content for r in responses]
+    for response in responses:
+        assert {r["result"] for r in response.json()["results"]} == {"created"}
+    assert total_rows() == 50
+
+
+def test_same_put_from_five_threads(consenting_user, make_client):
+    entry_id = uuid.uuid4()
+
+    responses = _run_at_once(
+        _clients(make_client, consenting_user),
+        lambda _i, client: put(client, "energy", entry_id, VALID["energy"]),
+    )
+
+    assert [r.status_code for r in responses] == [201] * THREADS
+    assert len({r.content for r in responses}) == 1
+    assert rows("energy").count() == 1
+
+
+def test_conflicting_edits_at_once_keep_the_latest_client_time(consenting_user, make_client):
+    entry_id = uuid.uuid4()
+    first = {**VALID["energy"], "client_updated_at": "2026-11-26T15:00:00Z"}
+    put(make_client(consenting_user), "energy", entry_id, first)
+    edits = [
+        {**VALID["energy"], "level": level, "client_updated_at": f"2026-11-26T15:0{level}:00Z"}
+        for level in range(1, THREADS + 1)
+    ]
+
+    responses = _run_at_once(
+        _clients(make_client, consenting_user),
+        lambda i, client: put(client, "energy", entry_id, edits[i]),
+    )
+
+    assert all(r.status_code == 200 for r in responses), [r.content for r in responses]
+    # (the level-4 edit equals the stored entry: "unchanged" when it runs first)
+    assert {r.json()["result"] for r in responses} <= {"updated", "stale", "unchanged"}
+    assert rows("energy").get().level == THREADS
+
+
+def test_two_users_racing_for_one_id(consenting_user, other_user, make_client, grant_all):
+    """Only one of them gets the id; the other is told 404, never a 500."""
+    grant_all(other_user)
+    entry_id = uuid.uuid4()
+    clients = [make_client(consenting_user), make_client(other_user)] * 2
+
+    responses = _run_at_once(
+        clients, lambda _i, client: put(client, "sleep", entry_id, VALID["sleep"])
+    )
+
+    codes = sorted(r.status_code for r in responses)
+    assert set(codes) <= {201, 404}, [r.content for r in responses]
+    owner = rows("sleep").get().user_id
+    for client_user, response in zip([consenting_user, other_user] * 2, responses, strict=True):
+        assert response.status_code == (201 if client_user.pk == owner else 404)

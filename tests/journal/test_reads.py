@@ -1,0 +1,378 @@
+"""Lists per kind, the day view, delete, and the note encrypted at rest."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from apps.journal.models import ENTRY_MODELS
+from apps.journal.services import EntryInput, entries_upsert
+from tests.journal.helpers import (
+    KINDS,
+    VALID,
+    assert_problem,
+    batch,
+    entry_url,
+    item,
+    put,
+    rows,
+)
+
+pytestmark = pytest.mark.django_db
+
+DAYS_URL = "/api/v1/journal/days"
+
+
+def _energy_on_days(client, days: list[dt.date], hour: int = 10) -> list[str]:
+    """One energy check-in per given local day (Amsterdam, winter time); returns the ids."""
+    items = [
+        item(
+            "energy",
+            uuid.uuid4(),
+            {
+                "occurred_at": dt.datetime(day.year, day.month, day.day, hour - 1, 0, tzinfo=dt.UTC)
+                .isoformat()
+                .replace("+00:00", "Z"),
+                "level": 1 + i % 9,
+            },
+        )
+        for i, day in enumerate(days)
+    ]
+    for start in range(0, len(items), 500):
+        response = batch(client, items[start : start + 500])
+        assert response.json()["counts"] == {"created": len(items[start : start + 500])}
+    return [i["id"] for i in items]
+
+
+def _walk(client, url: str) -> tuple[list[dict], int]:
+    """Every result across pages by following ``next``; also the number of pages."""
+    seen, pages = [], 0
+    while url:
+        response = client.get(url)
+        assert response.status_code == 200, response.content
+        body = response.json()
+        seen.extend(body["results"])
+        pages += 1
+        url = body["next"]
+    return seen, pages
+
+
+def _all_kinds(client, owner) -> None:
+    for kind in KINDS:
+        assert put(client, kind, uuid.uuid4(), VALID[kind]).status_code == 201
+
+
+# --- lists ---------------------------------------------------------------------------------
+
+
+def test_list_paginates_with_a_cursor_without_gaps_or_duplicates(api, consenting_user):
+    days = [dt.date(2026, 11, 25) - dt.timedelta(days=n) for n in range(23)]
+    ids = _energy_on_days(api, days)
+
+    seen, pages = _walk(api, entry_url("energy") + "?page_size=5")
+
+    assert pages == 5
+    assert [entry["id"] for entry in seen] == ids  # newest first, each once
+    assert all(entry["kind"] == "energy" for entry in seen)
+
+
+def test_list_pages_are_stable_when_many_entries_share_a_time(api, consenting_user):
+    same_time = {"occurred_at": "2026-11-26T10:00:00+01:00", "level": 5}
+    ids = {str(uuid.uuid4()) for _ in range(12)}
+    batch(api, [item("energy", entry_id, same_time) for entry_id in ids])
+
+    seen, _ = _walk(api, entry_url("energy") + "?page_size=5")
+
+    assert sorted(entry["id"] for entry in seen) == sorted(ids)
+
+
+def test_list_new_entries_do_not_shift_the_next_page(api, consenting_user):
+    days = [dt.date(2026, 11, 25) - dt.timedelta(days=n) for n in range(10)]
+    ids = _energy_on_days(api, days)
+    first = api.get(entry_url("energy") + "?page_size=4").json()
+    # A newer entry arrives while the phone pages through older ones.
+    _energy_on_days(api, [dt.date(2026, 11, 26)])
+
+    rest, _ = _walk(api, first["next"])
+
+    assert [e["id"] for e in first["results"]] + [e["id"] for e in rest] == ids
+
+
+def test_list_filters_by_local_date_range(api, consenting_user):
+    days = [dt.date(2026, 11, 1) + dt.timedelta(days=n) for n in range(20)]
+    _energy_on_days(api, days)
+
+    seen, _ = _walk(api, entry_url("energy") + "?date_from=2026-11-05&date_to=2026-11-08")
+
+    assert [e["local_date"] for e in seen] == [
+        "2026-11-08",
+        "2026-11-07",
+        "2026-11-06",
+        "2026-11-05",
+    ]
+
+
+def test_list_date_from_after_date_to_is_400(api, consenting_user):
+    response = api.get(entry_url("energy") + "?date_from=2026-11-10&date_to=2026-11-01")
+
+    problem = assert_problem(response, 400)
+    assert "date_from" in problem["errors"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["date_from=yesterday", "page_size=0", "page_size=501", "colour=blue", "cursor=bz14"],
+)
+def test_list_bad_query_is_400_or_404_never_500(api, consenting_user, query):
+    response = api.get(entry_url("energy") + "?" + query)
+
+    assert response.status_code in (400, 404), response.content
+    assert_problem(response, response.status_code)
+
+
+def test_list_shows_only_my_entries(api, consenting_user, other_user, make_client, grant_all):
+    grant_all(other_user)
+    theirs = make_client(other_user)
+    _all_kinds(theirs, other_user)
+    mine = str(uuid.uuid4())
+    put(api, "energy", mine, VALID["energy"])
+
+    for kind in KINDS:
+        seen, _ = _walk(api, entry_url(kind))
+        assert [e["id"] for e in seen] == ([mine] if kind == "energy" else []), kind
+
+
+def test_get_one_entry(api, consenting_user):
+    entry_id = uuid.uuid4()
+    put(api, "sleep", entry_id, VALID["sleep"])
+
+    response = api.get(entry_url("sleep", entry_id))
+
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["id"], body["kind"], body["duration_minutes"]) == (str(entry_id), "sleep", 465)
+
+
+def test_get_unknown_id_is_404(api, consenting_user):
+    assert_problem(api.get(entry_url("sleep", uuid.uuid4())), 404)
+
+
+# --- day view ------------------------------------------------------------------------------
+
+
+def test_day_view_groups_every_kind_by_local_day(api, consenting_user):
+    _all_kinds(api, consenting_user)
+    put(api, "energy", uuid.uuid4(), {"occurred_at": "2026-11-26T09:00:00+01:00", "level": 8})
+
+    response = api.get(DAYS_URL)
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert (body["date_from"], body["date_to"]) == ("2026-08-29", "2026-11-26")
+    days = {day["local_date"]: day["entries"] for day in body["days"]}
+    assert list(days) == ["2026-11-26", "2026-11-25"]
+    assert {k: len(v) for k, v in days["2026-11-26"].items()} == {
+        "sleep": 1,
+        "meal": 1,
+        "exercise": 1,
+        "energy": 2,
+    }
+    assert {k: len(v) for k, v in days["2026-11-25"].items()} == {"alcohol": 1, "activity": 1}
+    # Several check-ins a day, in time order (the after-lunch dip is visible).
+    assert [e["level"] for e in days["2026-11-26"]["energy"]] == [8, 4]
+    assert days["2026-11-26"]["sleep"][0]["note"] == "Woke up once"
+
+
+def test_day_view_defaults_to_the_last_90_days(api, consenting_user):
+    today = dt.date(2026, 11, 26)
+    _energy_on_days(api, [today, today - dt.timedelta(days=89), today - dt.timedelta(days=90)])
+
+    body = api.get(DAYS_URL).json()
+
+    assert [d["local_date"] for d in body["days"]] == ["2026-11-26", "2026-08-29"]
+    assert body["previous"].endswith("?date_from=2026-05-31&date_to=2026-08-28")
+
+
+def test_day_view_previous_link_leads_to_the_window_before(api, consenting_user):
+    today = dt.date(2026, 11, 26)
+    _energy_on_days(api, [today - dt.timedelta(days=n) for n in (0, 6, 7, 13, 14)])
+
+    first = api.get(DAYS_URL + "?date_from=2026-11-20&date_to=2026-11-26").json()
+    second = api.get(first["previous"]).json()
+    third = api.get(second["previous"]).json()
+
+    assert [d["local_date"] for d in first["days"]] == ["2026-11-26", "2026-11-20"]
+    assert (second["date_from"], second["date_to"]) == ("2026-11-13", "2026-11-19")
+    assert [d["local_date"] for d in second["days"]] == ["2026-11-19", "2026-11-13"]
+    assert [d["local_date"] for d in third["days"]] == ["2026-11-12"]
+
+
+def test_day_view_only_date_to_gives_90_days_before_it(api, consenting_user):
+    body = api.get(DAYS_URL + "?date_to=2026-10-31").json()
+
+    assert (body["date_from"], body["date_to"]) == ("2026-08-03", "2026-10-31")
+
+
+def test_day_view_includes_a_sleep_entry_woken_before_the_day_boundary(api, consenting_user, clock):
+    """At 03:45 the rep logs the night that just ended: it belongs to today's calendar day,
+    and the default day view (which ends today) must show it."""
+    clock.move_to(dt.datetime(2026, 11, 26, 2, 45, tzinfo=dt.UTC))  # 03:45 in Amsterdam
+    put(
+        api,
+        "sleep",
+        uuid.uuid4(),
+        {"occurred_at": "2026-11-26T03:30:00+01:00", "bedtime": "2026-11-25T22:00:00+01:00"},
+    )
+
+    days = api.get(DAYS_URL).json()["days"]
+
+    assert [d["local_date"] for d in days] == ["2026-11-26"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "date_from=2026-11-10&date_to=2026-11-01",
+        "date_from=2026-12-01",  # after the default date_to (today)
+        "date_from=2020-01-01&date_to=2026-11-26",  # more than 366 days
+        "date_from=2020-01-01",
+        "date_to=nonsense",
+        "kind=sleep",
+    ],
+)
+def test_day_view_bad_range_is_400(api, consenting_user, query):
+    problem = assert_problem(api.get(DAYS_URL + "?" + query), 400)
+
+    assert problem["errors"]
+
+
+def test_day_view_never_shows_other_users_entries(
+    api, consenting_user, other_user, make_client, grant_all
+):
+    grant_all(other_user)
+    _all_kinds(make_client(other_user), other_user)
+
+    body = api.get(DAYS_URL + "?date_from=2026-11-01&date_to=2026-11-26").json()
+
+    assert body["days"] == []
+
+
+def _queries(api, url: str) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        response = api.get(url)
+    assert response.status_code == 200
+    return len(ctx.captured_queries)
+
+
+def _log_many(user, count: int) -> None:
+    """``count`` entries spread over kinds and the last 80 days, written through the service."""
+    start = dt.datetime(2026, 9, 5, 8, 0, tzinfo=dt.UTC)
+    items = []
+    for i in range(count):
+        kind = KINDS[i % len(KINDS)]
+        values = {
+            "occurred_at": start + dt.timedelta(hours=9 * i),
+            "note": f"n{i}",
+        }
+        if kind == "energy":
+            values["level"] = 5
+        items.append(EntryInput(kind=kind, id=uuid.uuid4(), values=values))
+    outcomes = entries_upsert(user=user, items=items)
+    assert {o.result for o in outcomes} == {"created"}
+
+
+def test_query_count_is_constant_whatever_the_data_size(
+    api, consenting_user, django_assert_max_num_queries
+):
+    urls = [DAYS_URL, entry_url("energy"), entry_url("energy") + "?page_size=500"]
+    _log_many(consenting_user, 5)
+    few = [_queries(api, url) for url in urls]
+
+    _log_many(consenting_user, 195)
+    many = [_queries(api, url) for url in urls]
+
+    assert few == many
+    with django_assert_max_num_queries(10):
+        api.get(DAYS_URL)
+    with django_assert_max_num_queries(6):
+        api.get(entry_url("energy"))
+
+
+# --- delete and encryption -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_delete_then_404(api, consenting_user, kind):
+    entry_id = uuid.uuid4()
+    put(api, kind, entry_id, VALID[kind])
+
+    deleted = api.delete(entry_url(kind, entry_id))
+
+    assert deleted.status_code == 204
+    assert not rows(kind).exists()
+    assert_problem(api.get(entry_url(kind, entry_id)), 404)
+    assert_problem(api.delete(entry_url(kind, entry_id)), 404)
+
+
+def test_a_deleted_entry_can_be_logged_again_with_its_id(api, consenting_user):
+    """An offline phone that replays an old PUT after a delete re-creates it (its choice)."""
+    entry_id = uuid.uuid4()
+    put(api, "energy", entry_id, VALID["energy"])
+    api.delete(entry_url("energy", entry_id))
+
+    again = put(api, "energy", entry_id, VALID["energy"])
+
+    assert again.status_code == 201
+    assert rows("energy").count() == 1
+
+
+def test_note_is_encrypted_at_rest(api, consenting_user):
+    secret = "Argued with my manager about targets"
+    entry_id = uuid.uuid4()
+    put(api, "energy", entry_id, {**VALID["energy"], "note": secret})
+    model = ENTRY_MODELS["energy"]
+    table = model._meta.db_table
+    db_id = model._meta.pk.get_db_prep_value(entry_id, connection)
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT note FROM {table} WHERE id = %s", [db_id])  # noqa: S608
+        (stored,) = cursor.fetchone()
+
+    assert stored
+    assert secret not in stored
+    assert "manager" not in stored
+    assert stored.startswith("gAAAAA")  # a Fernet token
+    assert api.get(entry_url("energy", entry_id)).json()["note"] == secret
+    days = api.get(DAYS_URL).json()["days"]
+    assert days[0]["entries"]["energy"][0]["note"] == secret
+
+
+def test_empty_note_is_stored_empty(api, consenting_user):
+    entry_id = uuid.uuid4()
+    put(api, "energy", entry_id, VALID["energy"])
+
+    assert api.get(entry_url("energy", entry_id)).json()["note"] == ""
+
+
+def test_an_edited_note_is_encrypted_too(api, consenting_user):
+    """Edits go through bulk_update: the new note must be encrypted there as well."""
+    entry_id = uuid.uuid4()
+    put(api, "meal", entry_id, {**VALID["meal"], "note": "first version"})
+    put(api, "meal", entry_id, {**VALID["meal"], "note": "second version"})
+    model = ENTRY_MODELS["meal"]
+    db_id = model._meta.pk.get_db_prep_value(entry_id, connection)
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT note FROM {model._meta.db_table} WHERE id = %s",  # noqa: S608
+            [db_id],
+        )
+        (stored,) = cursor.fetchone()
+
+    assert "version" not in stored
+    assert stored.startswith("gAAAAA")
+    assert api.get(entry_url("meal", entry_id)).json()["note"] == "second version"
