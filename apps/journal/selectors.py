@@ -4,11 +4,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from decimal import Decimal
 from typing import Any
 
+from django.db import connection
 from django.db.models import QuerySet
+from django.db.models.expressions import RawSQL
 
 from apps.journal.models import ENTRY_MODELS, JournalEntry
 
@@ -71,22 +74,97 @@ def entry_list(
     return queryset
 
 
+# The day view is what the phone opens most: it carries what a day card shows and edits
+# (the entry detail has the bookkeeping timestamps).
+DAY_VIEW_FIELDS = ("id", "occurred_at", "tz", "note")
+
+
 def day_view(*, user: Any, date_from: dt.date, date_to: dt.date) -> list[dict[str, Any]]:
     """Every entry of every kind per local day, newest day first: one query per kind."""
-    days: dict[dt.date, dict[str, list[dict[str, Any]]]] = {}
+    days: dict[dt.date, dict[str, list[Any]]] = {}
     for kind, model in ENTRY_MODELS.items():
-        rows = (
-            model.objects.filter(user=user, local_date__gte=date_from, local_date__lte=date_to)
-            .order_by("occurred_at")
-            .values(*OUTPUT_FIELDS, *_kind_fields(kind))
-        )
-        for row in rows:
-            days.setdefault(row["local_date"], {}).setdefault(kind, []).append(
-                entry_to_dict(kind, row)
-            )
+        queryset = model.objects.filter(
+            user=user, local_date__gte=date_from, local_date__lte=date_to
+        ).order_by("occurred_at")
+        for local_date, entry in _day_view_rows(kind, model, queryset):
+            days.setdefault(local_date, {}).setdefault(kind, []).append(entry)
     return [
         {"local_date": day.isoformat(), "entries": days[day]} for day in sorted(days, reverse=True)
     ]
+
+
+def _day_view_rows(kind: str, model: type[JournalEntry], queryset: QuerySet[Any]) -> Any:
+    names = (*DAY_VIEW_FIELDS, *_kind_fields(kind))
+    if connection.vendor == "postgresql":
+        # PostgreSQL renders each entry as JSON text: no per-field parsing and re-encoding in
+        # Python. Instants come out in its native ISO 8601 form (the connection is in UTC, so
+        # "+00:00"); notes are ciphertext in the database, so they are filled in here.
+        table = model._meta.db_table
+        parts = []
+        for name in names:
+            column = f'"{table}"."{model._meta.get_field(name).column}"'
+            if name == "note":
+                parts.append("'note', ''")
+            elif model._meta.get_field(name).get_internal_type() == "DecimalField":
+                parts.append(f"'{name}', {column}::text")
+            else:
+                parts.append(f"'{name}', {column}")
+        parts.append(f"'kind', '{kind}'")
+        rows = queryset.annotate(
+            entry_json=RawSQL(f"json_build_object({', '.join(parts)})::text", ())  # noqa: S611
+        ).values_list("local_date", "entry_json", "note")
+        for local_date, entry_json, note in rows:
+            if note:
+                entry = json.loads(entry_json)
+                entry["note"] = note
+                yield local_date, RawJSON(json.dumps(entry))
+            else:
+                yield local_date, RawJSON(entry_json)
+        return
+    converters = [_converter(model, name) for name in names]
+    for local_date, *values in queryset.values_list("local_date", *names):
+        entry = {
+            name: (convert(value) if convert is not None and value is not None else value)
+            for name, convert, value in zip(names, converters, values, strict=True)
+        }
+        entry["kind"] = kind
+        yield local_date, entry
+
+
+class RawJSON(str):
+    """Text that is already JSON; the day-view renderer inserts it without re-encoding."""
+
+    __slots__ = ()
+
+
+def render_day_view(payload: dict[str, Any]) -> bytes:
+    """JSON for the day view that splices pre-rendered entries in as they are."""
+    days = []
+    for day in payload["days"]:
+        kinds = []
+        for kind, entries in day["entries"].items():
+            items = ",".join(e if isinstance(e, RawJSON) else json.dumps(e) for e in entries)
+            kinds.append(f"{json.dumps(kind)}:[{items}]")
+        days.append(
+            f'{{"local_date":{json.dumps(day["local_date"])},"entries":{{{",".join(kinds)}}}}}'
+        )
+    head = {k: v for k, v in payload.items() if k != "days"}
+    head_json = json.dumps(head)
+    return f'{head_json[:-1]},"days":[{",".join(days)}]}}'.encode()
+
+
+def _iso_instant(value: dt.datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def _converter(model: type[JournalEntry], name: str) -> Any:
+    field = model._meta.get_field(name)
+    internal = field.get_internal_type()
+    if internal == "DateTimeField":
+        return _iso_instant
+    if internal in ("UUIDField", "DecimalField"):
+        return str
+    return None
 
 
 def has_checkin_on(*, user: Any, day: dt.date) -> bool:
