@@ -188,6 +188,7 @@ FIELD_ENCRYPTION_KEYS = env.list(
 # How long raw journal entries are kept (DESIGN.md §2.5).
 RETENTION_MONTHS = env.int("RETENTION_MONTHS", default=18)
 INVITATION_TTL_HOURS = env.int("INVITATION_TTL_HOURS", default=72)
+COACHING_DRAFT_TTL_DAYS = env.int("COACHING_DRAFT_TTL_DAYS", default=14)
 FRONTEND_BASE_URL = env("FRONTEND_BASE_URL", default="http://127.0.0.1:8000")
 
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
@@ -234,6 +235,27 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "apps.insights.tasks.dispatch_nightly_insights",
         "schedule": crontab(minute=5),
         "options": {"expires": 50 * 60},
+    },
+    # Hourly at :40: drafts last week's coaching summary for every live share once Monday 06:00
+    # has passed in the rep's zone (after the 05:00-local nightly features). Only shares still
+    # missing a draft are sent, so most runs send nothing and a lost run is repaired next hour.
+    "coaching-weekly-summaries": {
+        "task": "apps.coaching.tasks.dispatch_weekly_summaries",
+        "schedule": crontab(minute=40),
+        "options": {"expires": 50 * 60},
+    },
+    # 04:15 UTC daily: drafts the rep did not approve in time expire and their content is
+    # dropped; quiet hour in Europe.
+    "coaching-expire-drafts": {
+        "task": "apps.coaching.tasks.expire_drafts",
+        "schedule": crontab(hour=4, minute=15),
+        "options": {"expires": 6 * 60 * 60},
+    },
+    # Every 5 minutes: exports whose trigger was lost while the broker was down get built.
+    "privacy-sweep-exports": {
+        "task": "apps.privacy.tasks.sweep_pending_exports",
+        "schedule": crontab(minute="*/5"),
+        "options": {"expires": 4 * 60},
     },
     # 03:30 UTC daily: purge raw entries older than the retention period; quiet hour in Europe.
     "privacy-retention": {

@@ -23,3 +23,28 @@ OWN_SCOPE_PATHS = {
     "/api/v1/privacy/consents/{category}/grant",
     "/api/v1/privacy/consents/{category}/withdraw",
 }
+
+
+def _export(owner: User) -> list[SweepCase]:
+    from apps.privacy.models import DataExport
+    from apps.privacy.services import export_build
+
+    export = DataExport.objects.create(user=owner)
+    export_build(export_id=export.pk)
+    return [SweepCase(params={"export_id": str(export.pk)}, secret_ids=[str(export.pk)])]
+
+
+def _download(owner: User) -> list[SweepCase]:
+    # The signed link is the capability; knowing the export id without the signature is not.
+    cases = _export(owner)
+    return [
+        SweepCase(params={"token": cases[0].params["export_id"]}, secret_ids=cases[0].secret_ids)
+    ]
+
+
+SWEEP.update(
+    {
+        "/api/v1/privacy/exports/{export_id}": _export,
+        "/api/v1/privacy/exports/download/{token}": _download,
+    }
+)
