@@ -80,7 +80,9 @@ def test_every_object_route_has_a_sweep_fixture() -> None:
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("path", "method"), PARAM_ROUTES, ids=[f"{m} {p}" for p, m in PARAM_ROUTES])
+@pytest.mark.parametrize(
+    ("path", "method"), PARAM_ROUTES, ids=[f"{m} {p}" for p, m in PARAM_ROUTES]
+)
 def test_another_user_gets_404_and_changes_nothing(path: str, method: str) -> None:
     owner = _consenting_user()
     attacker = _consenting_user()
@@ -93,7 +95,12 @@ def test_another_user_gets_404_and_changes_nothing(path: str, method: str) -> No
         if path in OWN_SCOPE:
             assert response.status_code < 500, response.content
         else:
-            assert response.status_code == 404, (url, method, response.status_code, response.content)
+            assert response.status_code == 404, (
+                url,
+                method,
+                response.status_code,
+                response.content,
+            )
             assert response["Content-Type"].startswith("application/problem+json")
         body = response.content.decode()
         for secret in case.secret_ids:

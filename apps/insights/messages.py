@@ -82,10 +82,7 @@ TEMPLATES = {
 
 PROGRESS_TEMPLATES = {
     "en": "Log {days_needed} more days to unlock a first pattern for {construct} and {outcome}.",
-    "nl": (
-        "Log nog {days_needed} dagen om een eerste patroon voor {construct} en {outcome} "
-        "te zien."
-    ),
+    "nl": "Log nog {days_needed} dagen voor een eerste patroon in {construct} en {outcome}.",
 }
 CONSTRUCT_NAMES = {
     "en": {

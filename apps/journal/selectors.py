@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Field, QuerySet
 from django.db.models.expressions import RawSQL
 
 from apps.journal.models import ENTRY_MODELS, JournalEntry
@@ -102,7 +102,9 @@ def _day_view_rows(kind: str, model: type[JournalEntry], queryset: QuerySet[Any]
         table = model._meta.db_table
         parts = []
         for name in names:
-            column = f'"{table}"."{model._meta.get_field(name).column}"'
+            field = model._meta.get_field(name)
+            assert isinstance(field, Field)
+            column = f'"{table}"."{field.column}"'
             if name == "note":
                 parts.append("'note', ''")
             elif model._meta.get_field(name).get_internal_type() == "DecimalField":
