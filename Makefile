@@ -45,6 +45,7 @@ ci-checks: $(VENV)/.dev
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/energytrack \
 	REDIS_URL=redis://127.0.0.1:6379/0 \
 	FIELD_ENCRYPTION_KEYS=$$($(PY) -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())') \
+	VAPID_PRIVATE_KEY=$$(DJANGO_SETTINGS_MODULE=energytrack.settings.test $(PY) manage.py vapid_keys | sed -n 's/^VAPID_PRIVATE_KEY=//p') \
 	$(PY) manage.py check --deploy --fail-level WARNING
 
 clean:

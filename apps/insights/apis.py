@@ -30,6 +30,7 @@ class InsightListApi(APIView):
     @extend_schema(
         parameters=[InsightListQuerySerializer],
         responses=InsightListSerializer,
+        operation_id="insights_list",
         summary="My insights (rendered in my language) and what unlocks the next ones",
     )
     def get(self, request: Request) -> Response:

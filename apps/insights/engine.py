@@ -24,55 +24,78 @@ Notation: rep r, day d (index 0 = oldest), factor series x, outcome series y.
    (:data:`WORK_OUTCOMES`) are used only on working days.  A day counts as *paired* when both
    values are present (finite, ``|v| <= MAX_ABS_VALUE``) and the weekday is valid.
 
-2. Rank scores (:func:`rank_scores`).  Each series is replaced by its mid-ranks over the rep's
-   own logged days, scaled to (0, 1): ``u = (rank - 1/2) / n`` (ties get the average rank).
-   This is a fixed monotone transform, so the association is Spearman-type: robust to outliers
-   and to any monotone re-scaling of a factor.  (Ranks are taken once per series rather than
-   once per pair: same monotone transform, 60x less sorting.)
+2. Trend removal and rank scores (:func:`detrend`, :func:`residual_rank_scores`,
+   :func:`rank_scores`).  Each series is first detrended on its own logged days (weekday +
+   trend, see 3) and its residuals are replaced by mid-ranks scaled to (0, 1):
+   ``u = (rank - 1/2) / n`` (ties share the average rank).  Ranking makes the association
+   Spearman-type: robust to outliers, skewed counts and any monotone re-scaling.  Ranking
+   *after* removing the weekday rhythm and trend matters: the ranks of a series dominated by a
+   rhythm are a non-linear function of it that a later linear adjustment cannot remove (a test
+   shows the bias).  Done once per series and chunk, not once per pair.
 
-3. Detrending (:func:`detrend`).  On the paired days, the two rank series (and the raw outcome
-   and the split indicator, see 6) are regressed on weekday dummies + 28-day block dummies
-   (blocks counted back from the newest day; an oldest partial block shorter than 14 days is
-   merged into its neighbour).  This is the exact least-squares two-way fixed-effects fit,
-   solved per rep through the 7x7 Schur complement of the normal equations
-   ``[[diag(n_w), N], [N', diag(n_b)]]`` (N = weekday x block day counts).  It removes each
-   rep's weekday rhythm (e.g. Friday drinks, Monday dips) and slow trend (e.g. a stressful
-   quarter) from *both* series.  It uses ``k = (#weekdays present) + (#blocks present) - 1``
-   parameters; ``df = k - 1`` of them beyond the overall mean (which any correlation removes).
-   Correlating the two residual series is, by Frisch-Waugh-Lovell, the partial Spearman
-   correlation of x and y given weekday and block.
+3. Detrending on the paired days (:func:`detrend`).  For every pair, the two rank series (plus
+   the raw outcome and the split indicator, see 6) are regressed on weekday dummies + one
+   level and one linear slope per 28-day block (blocks counted back from the newest day; an
+   oldest partial block shorter than 14 days is merged into its neighbour; a block with fewer
+   than 3 paired days gets no slope).  This is the exact least-squares fit, solved per rep by
+   eliminating each block's 2x2 (level, slope) system analytically and solving the remaining
+   7x7 Schur complement for the weekday effects.  It removes each rep's weekday rhythm (Friday
+   drinks, Monday dips) and slow trend (a stressful quarter, a season) from both series,
+   exactly on the paired days, so by Frisch-Waugh-Lovell the correlation of the residuals is a
+   partial correlation given weekday and trend.  It uses ``k = #weekdays + #blocks + #slopes - 1``
+   parameters (present in the data); ``df = k - 1`` beyond the overall mean.  (The slopes are an
+   addition to plain 4-week block dummies: with step-only blocks a smooth seasonal drift
+   shared by a habit and an outcome left a measurable bias; ``block_slopes=False`` gives plain
+   blocks.)
 
-4. Association and effective sample size (:func:`rank_association`,
-   :func:`lag1_autocorrelation`, :func:`effective_sample_size`, :func:`fisher_z`).
-   ``rho = sum(ex*ey) / sqrt(sum(ex^2) * sum(ey^2))`` on the residuals.  Daily series are
-   autocorrelated, so the ``n`` paired days carry less information than ``n`` independent
-   draws.  With ``r1x, r1y`` the lag-1 autocorrelations of the two residual series (computed on
-   adjacent calendar days that are both paired), Bartlett's formula for two AR(1) series gives
-   ``n_B = min(n, n (1 - r1x r1y) / (1 + r1x r1y))`` (``r1x r1y`` clipped to [-0.95, 0.95]).
-   Then ``n_eff = n_B - df``.  The test statistic is Fisher's
-   ``z = atanh(rho) * sqrt((n_eff - 3) / 1.06)`` (1.06 = Fieller-Hartley-Pearson variance factor
-   for rank correlations); z is approximately N(0, 1) for a rep without any real association.
+4. Association and effective sample size (:func:`association_from_residuals`,
+   :func:`rank_association`, :func:`lag1_autocorrelation`, :func:`effective_sample_size`,
+   :func:`fisher_z`).  ``rho = sum(ex*ey) / sqrt(sum(ex^2) * sum(ey^2))`` on the residuals.
+   Daily series are autocorrelated, so ``n`` paired days carry less information than ``n``
+   independent draws.  With ``r1x, r1y`` the lag-1 autocorrelations of the two residual series
+   (from adjacent calendar days that are both paired), Bartlett's formula for two AR(1) series
+   gives ``n_B = min(n, n (1 - r1x r1y) / (1 + r1x r1y))`` (product clipped to +-0.95); then
+   ``n_eff = n_B - df``.  The test statistic is Fisher's ``z = atanh(rho) * sqrt(n_eff - 3)``
+   (under independence var(r_s) = 1/(n - 1), so no Fieller 1.06 factor); tests show z is
+   N(0, 1) for independent autocorrelated series sharing weekday rhythms and trends.  For the
+   dose factors drinks and heavy meals (:attr:`SplitRule.test_on_split`, fixed in advance) x is
+   the detrended split indicator (e.g. 3+ drinks) instead of the factor's ranks: the ranks of
+   0/1/2 drinks would mostly add noise to a threshold effect (a rank-biserial association).
 
 5. False-discovery control over *all* tests of the night (:func:`local_fdr`).  Efron's
    empirical-Bayes local false discovery rate on the pooled z values of every eligible test:
 
    * histogram of the z's (30-120 bins); the mixture density ``f`` is fitted by Poisson
      regression of the bin counts on a natural cubic spline with 7 degrees of freedom;
-   * empirical null ``N(mu0, sigma0)`` by *central matching*: a quadratic fitted to ``log f``
-     over the central 50 % of the z's gives ``mu0``, ``sigma0`` and ``pi0`` (the share of
-     nulls; capped at 1).  This absorbs any residual mis-calibration of the per-rep z's;
+   * empirical null ``N(mu0, sigma0)`` by *central matching* (:func:`central_matching`): a
+     quadratic fitted by Poisson regression to the log counts of the central 50 % of the z's
+     gives ``mu0``, ``sigma0`` and ``pi0`` (the share of nulls; capped at 1).  ``sigma0`` is
+     floored at 1: the per-rep z's are built to be N(0, 1) under the null, so a narrower fitted
+     null can only be estimation noise and would be anti-conservative; a wider one (extra
+     dispersion we did not model) is accepted and makes the engine more cautious;
    * ``lfdr(z) = min(1, pi0 f0(z) / f(z))``;
-   * tail-area q-value of a test = mean lfdr of all tests at least as extreme on the same side
-     of ``mu0`` (an estimate of the false-discovery rate of reporting that whole tail).  To
-     guard against a poorly fitted far tail it is max-ed with Efron's count-based tail-area
-     estimate ``pi0 * N * P0(tail) / #(tail)``, then made monotone (never smaller than a more
-     extreme test's q).  Left and right tails are handled separately; the union of two tails
-     each at FDR <= q has FDR <= q.
-   * A finding needs ``q <= q_threshold`` (default 0.10; 0.05 is the stricter choice).
+   * tail-area q-value of a test (:func:`tail_qvalues`) = mean lfdr of all tests at least as
+     extreme on the same side of ``mu0`` (an estimate of the false-discovery rate of reporting
+     that whole tail).  To guard against a poorly fitted far tail it is max-ed with the
+     count-based estimate ``pi0 * N * P0(tail) / #(tail)``, then made monotone.  Left and right
+     tails are handled separately (the union of two tails each at FDR <= q has FDR <= q);
+   * the same tail-area q is then recomputed over the *candidate findings* (one per rep,
+     construct and outcome; :func:`finding_qvalues`): several true tests collapse into one
+     finding (3 sleep measures x energy) while a false finding is usually a lone test, so a
+     test-level FDR understates the share of false findings.  The expected number of false
+     findings beyond a point is at most the expected number of null tests there,
+     ``pi0 * N * P0(tail)``, divided by the number of findings there.  A finding's q is the
+     larger of the two; it is delivered when ``q <= q_threshold`` (default 0.10).
    * With fewer than :data:`MIN_TESTS_FOR_LFDR` (200) eligible tests the mixture cannot be
      estimated; the engine then falls back to Benjamini-Hochberg q-values on two-sided
-     p-values from the theoretical N(0, 1) null (``pi0 = 1``: conservative).  The same
-     fallback is used if the central-matching fit is degenerate.
+     p-values from the theoretical N(0, 1) null (``pi0 = 1``: conservative), and the
+     finding-level q is the same BH computation over the candidates.  The same fallback is
+     used if the central-matching fit is degenerate.
+   * Per-person guard (:func:`holm_within_rep`): a finding must also survive Holm's
+     step-down test at :data:`REP_FAMILYWISE_ALPHA` (5 %) across that rep's ~125 tests.  A
+     population FDR alone lets a night with many true findings spread false ones over people
+     who have no pattern at all; Holm bounds, for such a person, the chance of receiving any
+     finding by 5 %, whatever the rest of the population looks like.
 
 6. Effect size in words (:func:`choose_split`, :func:`adjusted_difference`).  Each factor has a
    split rule (:data:`SPLIT_RULES`), e.g. ``drinks>=3`` vs fewer, ``sleep_minutes>=420`` vs
@@ -86,13 +109,14 @@ Notation: rep r, day d (index 0 = oldest), factor series x, outcome series y.
    ``sqrt(s^2 / sum(h~^2))`` inflated by the Bartlett factor ``sqrt((1 + a)/(1 - a))``,
    ``a = r1(h~) r1(e)`` (no bootstrap).
 
-7. Findings (:func:`select_findings`).  A test is *eligible* when it has at least
-   ``min_total`` (30) paired days, at least ``min_per_group`` (8) days on each side of the split,
-   non-constant residuals and ``n_eff > 5``.  It becomes a finding when additionally
-   ``q <= q_threshold`` and the direction of rho, the adjusted difference and the raw
-   difference of means all agree (so the sentence we show never contradicts the statistic).
-   Per rep, only the strongest (largest |z|) finding per (construct, outcome) is kept
-   (:data:`CONSTRUCTS`: the three sleep measures are one construct "sleep", etc.).
+7. Findings (:func:`candidate_findings`, :func:`select_findings`).  A test is *eligible*
+   when it has at least ``min_total`` (30) paired days, at least ``min_per_group`` (8) days on
+   each side of the split, non-constant residuals and ``n_eff > 5``.  It becomes a finding
+   when additionally ``q <= q_threshold``, it survives the per-rep Holm guard, and the
+   directions of rho, the adjusted difference and the raw difference of means all agree (so
+   the sentence we show never contradicts the statistic).  Per rep, only the strongest
+   (largest |z|) finding per (construct, outcome) is kept (:data:`CONSTRUCTS`: the three
+   sleep measures are one construct "sleep", etc.).
 
 8. Progress (:class:`Progress`).  For every rep, construct and outcome: the most paired days of
    any test in the construct, and how many more paired days (at least) are needed before a
@@ -102,20 +126,24 @@ Notation: rep r, day d (index 0 = oldest), factor series x, outcome series y.
    0 means the minimums are met (it does not promise a finding).
 
 Vectorisation and memory: all statistics are computed for a chunk of reps at once with array
-operations (one Python iteration per *pair*, never per rep x pair).  Pass 1 walks the reps in
-chunks and keeps only per-test summaries; pass 2 runs the local fdr over all z's; pass 3 builds
-findings from the stored summaries.  Every float returned is finite.
+operations (one Python iteration per *pair*, never per rep x pair).  Pass 1
+(:func:`compute_table`) walks the reps in chunks and keeps only per-test summaries; pass 2 runs
+the local fdr over all z's; pass 3 computes the adjusted difference and CI for the candidate
+findings only (:func:`candidate_findings`, :func:`fill_differences`: every statistic is per
+rep, so this equals a full pass) and builds findings and progress.  Every float returned is
+finite.
 
 Limits: associations are not causes (a habit and an outcome can share a cause that is not a
 weekday or slow-trend pattern, e.g. a stressful week); a factor that changes energy will often
-also change work outcomes (mediation), and both may be reported; confounders faster than the
-28-day blocks are not removed; with few days the method is deliberately silent.
+also change work outcomes (mediation), and both may be reported; confounders that change
+within a 4-week block in a non-linear way are not removed; with few days the method is
+deliberately silent.  See docs/insights.md for measured error rates and recall.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 import numpy as np
@@ -191,6 +219,8 @@ MIN_TESTS_FOR_LFDR: Final = 200
 #: and it keeps every sum finite).
 MAX_ABS_VALUE: Final = 1e12
 MIN_N_EFF: Final = 5.0
+#: Per-rep familywise error rate (Holm) every finding must also survive.
+REP_FAMILYWISE_ALPHA: Final = 0.05
 Z_95: Final = 1.959963984540054
 _RHO_CLIP: Final = 1.0 - 1e-9
 _AUTOCORR_CLIP: Final = 0.95
@@ -203,12 +233,18 @@ class SplitRule:
     ``preferred`` is used when it leaves ``min_per_group`` days on both sides; otherwise the
     most balanced valid option among ``fallbacks`` (and, if ``balanced``, the rep's own median
     split) is used.  High always means ``factor >= threshold``.
+
+    ``test_on_split``: the association is tested on the split indicator instead of the
+    factor's ranks (for dose factors whose effect is expected above a threshold, e.g. 3+
+    drinks: the ranks of 0, 1 and 2 drinks would mostly add noise).  Chosen per factor in
+    advance, never from the data.
     """
 
     preferred: float | None
     fallbacks: tuple[float, ...]
     balanced: bool
     description: str
+    test_on_split: bool = False
 
 
 SPLIT_RULES: dict[str, SplitRule] = {
@@ -219,8 +255,12 @@ SPLIT_RULES: dict[str, SplitRule] = {
         None, (), True, "bedtime at/after the rep's median (later) vs before"
     ),
     "sleep_quality": SplitRule(None, (), True, "quality at/above the rep's median vs below"),
-    "drinks": SplitRule(3.0, (2.0, 1.0), False, "3+ drinks vs fewer; else 2+, else any"),
-    "heavy_meals": SplitRule(1.0, (2.0,), False, "any heavy meal vs none; else 2+"),
+    "drinks": SplitRule(
+        3.0, (2.0, 1.0), False, "3+ drinks vs fewer; else 2+, else any", test_on_split=True
+    ),
+    "heavy_meals": SplitRule(
+        1.0, (2.0,), False, "any heavy meal vs none; else 2+", test_on_split=True
+    ),
     "late_meal": SplitRule(1.0, (), False, "late meal (1) vs none (0)"),
     "exercise_minutes": SplitRule(
         30.0, (1.0, 15.0, 45.0, 60.0), True, "30+ min vs less; else the most balanced cut"
@@ -320,18 +360,27 @@ class EngineResult:
 # --------------------------------------------------------------------------------------------
 
 
-def lag_shift(values: NDArray[np.generic], lag: int, fill: float | bool = np.nan) -> NDArray[Any]:
+def lag_shift(
+    values: NDArray[np.generic],
+    lag: int,
+    fill: float | bool = np.nan,
+    out: NDArray[Any] | None = None,
+) -> NDArray[Any]:
     """Return ``out[..., d] = values[..., d - lag]`` along the last (day) axis.
 
-    The first ``lag`` days are ``fill`` (NaN for floats, ``False`` for masks).  ``lag == 0``
-    returns the input itself (no copy).
+    The first ``lag`` days are ``fill`` (NaN for floats, ``False`` for masks).  Without ``out``,
+    ``lag == 0`` returns the input itself (no copy).
     """
     if lag < 0:
         raise ValueError("lag must be >= 0")
     arr = np.asarray(values)
+    if out is None:
+        if lag == 0:
+            return arr
+        out = np.empty(arr.shape, dtype=arr.dtype)
     if lag == 0:
-        return arr
-    out = np.empty(arr.shape, dtype=arr.dtype)
+        out[...] = arr
+        return out
     n_days = arr.shape[-1]
     k = min(lag, n_days)
     out[..., :k] = fill
@@ -356,6 +405,7 @@ def pair_lagged(
     *,
     factor_valid: BoolArray | None = None,
     outcome_valid: BoolArray | None = None,
+    out: tuple[FloatArray, BoolArray] | None = None,
 ) -> tuple[FloatArray, FloatArray, BoolArray]:
     """Pair the factor on day ``d - lag`` with the outcome on day ``d``.
 
@@ -363,14 +413,16 @@ def pair_lagged(
     same shape) restricts the outcome day, e.g. to working days.  ``factor_valid`` /
     ``outcome_valid`` may pass precomputed validity masks (then the values may hold anything,
     e.g. 0, where invalid).  Returns ``(x, y, mask)``: the shifted factor, the outcome and the
-    mask of paired days (both values usable and the outcome day valid).
+    mask of paired days (both values usable and the outcome day valid).  ``out`` may give
+    preallocated buffers for the shifted factor and the mask.
     """
     f = np.asarray(factor, dtype=np.float64)
     y = np.asarray(outcome, dtype=np.float64)
     fv = valid_values(f) if factor_valid is None else np.asarray(factor_valid, dtype=bool)
     yv = valid_values(y) if outcome_valid is None else np.asarray(outcome_valid, dtype=bool)
-    x = lag_shift(f, lag, np.nan)
-    mask = lag_shift(fv, lag, False) & yv
+    x = lag_shift(f, lag, np.nan, out=None if out is None else out[0])
+    shifted_valid = lag_shift(fv, lag, False)
+    mask = np.logical_and(shifted_valid, yv, out=None if out is None else out[1])
     if valid_days is not None:
         mask &= np.asarray(valid_days, dtype=bool)
     return x, y, mask
@@ -457,6 +509,10 @@ class DetrendDesign:
     block: IntArray  # (n_days,)
     n_blocks: int
     cell: IntArray  # (n_reps * n_days,) rep * 7 * n_blocks + weekday * n_blocks + block
+    position: FloatArray  # (n_days,) day position within its block, centred, in block lengths
+    segment_starts: IntArray  # first day of each block, in day order (blocks are contiguous)
+    segment_block: IntArray  # block id of each segment
+    segment_length: IntArray  # days in each segment
 
 
 def detrend_design(
@@ -475,10 +531,20 @@ def detrend_design(
     wd = np.where(ok, wd_f, 0.0).astype(np.int64)
     blk = block_index(n_days, block_days)
     n_blocks = int(blk.max()) + 1 if n_days > 0 else 1
-    cell = (
-        np.arange(n_reps, dtype=np.int64)[:, None] * (7 * n_blocks) + wd * n_blocks + blk[None, :]
-    ).ravel()
-    return DetrendDesign(wd, ok, blk, n_blocks, cell)
+    rows = np.arange(n_reps, dtype=np.int64)[:, None]
+    cell = (rows * (7 * n_blocks) + wd * n_blocks + blk[None, :]).ravel()
+    position = np.zeros(n_days, dtype=np.float64)
+    if n_days > 0:
+        d = np.arange(n_days, dtype=np.float64)
+        centre = np.bincount(blk, weights=d) / np.maximum(np.bincount(blk), 1)
+        position = (d - centre[blk]) / float(block_days)
+    starts = np.zeros(0, dtype=np.int64)
+    if n_days > 0:
+        starts = np.concatenate([[0], np.nonzero(np.diff(blk))[0] + 1]).astype(np.int64)
+    lengths = np.diff(np.append(starts, n_days)).astype(np.int64)
+    return DetrendDesign(
+        wd, ok, blk, n_blocks, cell, position, starts, blk[starts] if n_days else starts, lengths
+    )
 
 
 def detrend(
@@ -488,17 +554,24 @@ def detrend(
     *,
     block_days: int = BLOCK_DAYS,
     zero_outside: bool = False,
+    block_slopes: bool = True,
+    out: FloatArray | None = None,
+    work: FloatArray | None = None,
 ) -> tuple[FloatArray, IntArray]:
-    """Regress weekday dummies + block dummies out of each rep's series, on the masked days.
+    """Regress weekday dummies + 28-day block levels (+ block slopes) out of each rep's series.
 
-    ``values``: ``(n_reps, n_days)`` or ``(n_series, n_reps, n_days)`` (several series sharing
-    one mask are detrended together).  ``zero_outside=True`` promises that ``values`` are 0
-    outside the mask (skips a masking pass).  Returns ``(residuals, df)``: residuals of the same
-    shape, exactly 0 outside the mask, and per rep
-    ``df = (#weekdays present) + (#blocks present) - 2``, the parameters used beyond the overall
-    mean.  Exact OLS (two-way fixed effects) via the 7x7 Schur complement of the normal
-    equations; a rank-one term and a tiny ridge only pin the unidentified directions, which do
-    not change the fitted values.
+    The fit uses only the masked days.  ``values``: ``(n_reps, n_days)`` or
+    ``(n_series, n_reps, n_days)`` (several series sharing one mask are detrended together).
+    ``zero_outside=True`` promises that ``values`` are 0 outside the mask (skips a masking
+    pass).  ``block_slopes`` adds one linear slope per block with at least 3 masked days
+    (default; ``False`` = plain block dummies).  ``out`` (residuals, same shape as ``values``)
+    and ``work`` (``n_reps * n_days`` floats) are optional preallocated buffers.
+    Returns ``(residuals, df)``: residuals of the same shape, exactly 0 outside the mask, and
+    per rep ``df = #weekdays + #blocks + #slopes - 2`` present, i.e. the parameters used beyond
+    the overall mean (never more than the days available).  Exact OLS: each block's 2x2
+    (level, slope) system is eliminated analytically and the 7x7 Schur complement solved for
+    the weekday effects; a rank-one term and a tiny ridge only pin the unidentified
+    directions, which do not change the fitted values.
     """
     v = np.asarray(values, dtype=np.float64)
     single = v.ndim == 2
@@ -523,6 +596,8 @@ def detrend(
     nb = design.n_blocks
     n_cells = 7 * nb
     size = n_reps * n_cells
+    u = design.position
+    mfu = mf * u
     cnt = np.bincount(design.cell, weights=mf.ravel(), minlength=size).reshape(n_reps, 7, nb)
     sums = np.empty((n_series, n_reps, 7, nb), dtype=np.float64)
     for k in range(n_series):
@@ -531,29 +606,69 @@ def detrend(
         )
     n_w = cnt.sum(axis=2)  # (R, 7)
     n_b = cnt.sum(axis=1)  # (R, nb)
-    inv_b = np.divide(1.0, n_b, out=np.zeros_like(n_b), where=n_b > 0)
-    cnt_scaled = cnt * inv_b[:, None, :]  # N diag(1/n_b)
-    mat = -np.matmul(cnt_scaled, cnt.transpose(0, 2, 1))  # (R, 7, 7)
-    diag = np.arange(7)
-    mat[:, diag, diag] += n_w
     s_w = sums.sum(axis=3).transpose(1, 2, 0)  # (R, 7, K) weekday sums
     t_b = sums.sum(axis=2).transpose(1, 2, 0)  # (R, nb, K) block sums
-    rhs = s_w - np.matmul(cnt_scaled, t_b)
+    # per block: [[n_b, U_b], [U_b, Q_b]] for (level, slope); inverted analytically
+    if block_slopes:
+        u_cell = np.bincount(design.cell, weights=mfu.ravel(), minlength=size).reshape(
+            n_reps, 7, nb
+        )
+        # blocks are contiguous runs of days: per-block sums by one reduceat pass
+        seg, seg_blk = design.segment_starts, design.segment_block
+        q_b = np.zeros((n_reps, nb), dtype=np.float64)
+        q_b[:, seg_blk] = np.add.reduceat(mfu * u, seg, axis=1)  # sum of m u^2
+        p_b = np.zeros((n_reps, nb, n_series), dtype=np.float64)
+        for k in range(n_series):
+            p_b[:, seg_blk, k] = np.add.reduceat(v[k] * u, seg, axis=1)  # sum of v u
+        u_b = u_cell.sum(axis=1)
+        det = n_b * q_b - u_b * u_b
+        slope = (n_b >= 3) & (det > 1e-9 * (1.0 + n_b * q_b))
+        safe = np.where(slope, det, 1.0)
+        inv_n = np.divide(1.0, n_b, out=np.zeros_like(n_b), where=n_b > 0)
+        a11 = np.where(slope, q_b / safe, inv_n)
+        a12 = np.where(slope, -u_b / safe, 0.0)
+        a22 = np.where(slope, n_b / safe, 0.0)
+    else:
+        u_cell = np.zeros_like(cnt)
+        p_b = np.zeros((n_reps, nb, n_series), dtype=np.float64)
+        slope = np.zeros((n_reps, nb), dtype=bool)
+        a11 = np.divide(1.0, n_b, out=np.zeros_like(n_b), where=n_b > 0)
+        a12 = np.zeros_like(n_b)
+        a22 = np.zeros_like(n_b)
+    # Schur complement for the weekday effects a:
+    #   M = diag(n_w) - sum_b G_b B_b^-1 G_b',  G_b = [N[:, b], U[:, b]]
+    na = cnt * a11[:, None, :] + u_cell * a12[:, None, :]  # (R, 7, nb)
+    ua = cnt * a12[:, None, :] + u_cell * a22[:, None, :]
+    mat = -(np.matmul(na, cnt.transpose(0, 2, 1)) + np.matmul(ua, u_cell.transpose(0, 2, 1)))
+    diag = np.arange(7)
+    mat[:, diag, diag] += n_w
+    rhs = s_w - np.matmul(na, t_b) - np.matmul(ua, p_b)
     present = n_w > 0
     pf = present.astype(np.float64)
     mat += pf[:, :, None] * pf[:, None, :]  # pins sum(a) = 0 over the present weekdays
     ridge = (~present).astype(np.float64) + 1e-9 * (1.0 + n_w.max(axis=1))[:, None]
     mat[:, diag, diag] += ridge
     a = np.linalg.solve(mat, rhs)  # (R, 7, K) weekday effects
-    c = (t_b - np.matmul(cnt.transpose(0, 2, 1), a)) * inv_b[:, :, None]  # (R, nb, K)
-    resid = np.empty_like(v)
+    r_t = t_b - np.matmul(cnt.transpose(0, 2, 1), a)  # (R, nb, K)
+    r_p = p_b - np.matmul(u_cell.transpose(0, 2, 1), a)
+    c = a11[:, :, None] * r_t + a12[:, :, None] * r_p  # block levels
+    sl = a12[:, :, None] * r_t + a22[:, :, None] * r_p  # block slopes
+    resid = np.empty_like(v) if out is None else out.reshape(v.shape)
+    fitted = np.empty(n_reps * n_days, dtype=np.float64) if work is None else work
     for k in range(n_series):
         cell_fit = (a[:, :, None, k] + c[:, None, :, k]).ravel()  # (R * 7 * nb,)
-        fitted = np.take(cell_fit, design.cell).reshape(n_reps, n_days)
-        np.subtract(v[k], fitted, out=resid[k])
+        np.take(cell_fit, design.cell, out=fitted)
+        np.subtract(v[k], fitted.reshape(n_reps, n_days), out=resid[k])
+        if block_slopes:
+            slope_fit = fitted.reshape(n_reps, n_days)
+            slope_fit[...] = np.repeat(sl[:, seg_blk, k], design.segment_length, axis=1)
+            slope_fit *= u
+            resid[k] -= slope_fit
         resid[k] *= mf
-    k_params = present.sum(axis=1) + (n_b > 0).sum(axis=1) - 1
-    df = np.maximum(k_params - 1, 0).astype(np.int64)
+    k_params = present.sum(axis=1) + (n_b > 0).sum(axis=1) + slope.sum(axis=1) - 1
+    n_obs = cnt.sum(axis=(1, 2))
+    # (a design can never use more parameters than it has days)
+    df = np.maximum(np.minimum(k_params, n_obs) - 1, 0).astype(np.int64)
     return (resid[0] if single else resid), df
 
 
@@ -667,6 +782,25 @@ def association_from_residuals(
     return Association(rho, nn, r1x, r1y, df, nb, n_eff, z, valid)
 
 
+def residual_rank_scores(
+    values: FloatArray,
+    valid: BoolArray,
+    weekday: NDArray[np.generic] | DetrendDesign,
+    *,
+    block_days: int = BLOCK_DAYS,
+) -> FloatArray:
+    """Remove one series' weekday pattern and trend, then rank the residuals.
+
+    ``values`` (n_reps, n_days) are detrended (:func:`detrend`) on their own ``valid`` days;
+    the residuals are turned into :func:`rank_scores` (NaN outside ``valid``).  Ranking *after*
+    detrending matters: ranks of a series dominated by a weekday rhythm or a trend are a
+    non-linear function of it, which a later linear detrend can no longer remove.
+    """
+    m = np.asarray(valid, dtype=bool) & valid_values(values)
+    resid, _ = detrend(np.where(m, values, 0.0), m, weekday, block_days=block_days)
+    return rank_scores(resid, m)
+
+
 def rank_association(
     x: FloatArray,
     y: FloatArray,
@@ -675,15 +809,17 @@ def rank_association(
     *,
     block_days: int = BLOCK_DAYS,
 ) -> Association:
-    """Partial Spearman-type association of x and y on the masked days, per rep.
+    """Spearman-type association of x and y on the masked days, per rep.
 
-    Rank scores (over the masked days) -> weekday + block detrending of both -> correlation of
-    the residuals, Bartlett effective sample size minus the detrending df, Fisher z.
-    (The engine ranks each series once over all its logged days instead; same maths.)
+    Each series: detrend, rank the residuals (:func:`residual_rank_scores`); then the two rank
+    series are detrended again on the paired days (exact orthogonality to weekday and trend,
+    df accounting), correlated, and tested with the Bartlett effective sample size minus the
+    detrending df (Fisher z).  (The engine detrends and ranks each series once over all its
+    logged days rather than over the paired days only; same maths.)
     """
     m = np.asarray(mask, dtype=bool)
-    xs = rank_scores(x, m)
-    ys = rank_scores(y, m)
+    xs = residual_rank_scores(x, m, weekday, block_days=block_days)
+    ys = residual_rank_scores(y, m, weekday, block_days=block_days)
     m = m & np.isfinite(xs) & np.isfinite(ys)
     resid, df = detrend(np.stack([xs, ys]), m, weekday, block_days=block_days)
     return association_from_residuals(resid[0], resid[1], m, df)
@@ -779,6 +915,7 @@ def adjusted_difference(
     *,
     n: IntArray | None = None,
     n_adj: IntArray | None = None,
+    work: FloatArray | None = None,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Weekday/trend-adjusted difference high - low with a 95 % normal-approximation CI.
 
@@ -796,7 +933,8 @@ def adjusted_difference(
     ok = shh > 1e-12
     b = np.zeros(resid_y.shape[0], dtype=np.float64)
     b[ok] = shy[ok] / shh[ok]
-    e = resid_y - b[:, None] * resid_h
+    e = np.multiply(resid_h, b[:, None], out=work)
+    np.subtract(resid_y, e, out=e)
     dof = np.maximum(nn - df - 2, 1).astype(np.float64)
     s2 = np.einsum("ij,ij->i", e, e) / dof
     se = np.zeros_like(b)
@@ -1053,7 +1191,8 @@ class StatsTable:
     threshold: FloatArray
     days_needed: NDArray[np.int32]
     eligible: BoolArray
-    agree: BoolArray  # rho, adjusted and raw differences share a (non-zero) sign
+    agree: BoolArray  # rho and the raw difference (and the adjusted one, once known) agree
+    has_difference: BoolArray  # adjusted difference + CI computed (ci_low/ci_high valid)
 
     @classmethod
     def empty(cls, n_reps: int, n_pairs: int) -> StatsTable:
@@ -1073,6 +1212,7 @@ class StatsTable:
             days_needed=np.zeros(shape, dtype=np.int32),
             eligible=np.zeros(shape, dtype=bool),
             agree=np.zeros(shape, dtype=bool),
+            has_difference=np.zeros(shape, dtype=bool),
         )
 
 
@@ -1094,45 +1234,97 @@ def _sanitize(a: FloatArray) -> FloatArray:
     return np.nan_to_num(a, nan=0.0, posinf=0.0, neginf=0.0)
 
 
+@dataclass(slots=True)
+class Workspace:
+    """Reusable (n_reps, n_days) buffers for :func:`pair_statistics` (avoids allocating and
+    page-faulting ~40 MB of temporaries per pair and chunk)."""
+
+    n_reps: int
+    n_days: int
+    x: FloatArray = field(init=False)
+    mask: BoolArray = field(init=False)
+    mf: FloatArray = field(init=False)
+    stacked: FloatArray = field(init=False)
+    resid: FloatArray = field(init=False)
+    flat: FloatArray = field(init=False)
+    e: FloatArray = field(init=False)
+    score: FloatArray = field(init=False)
+
+    def __post_init__(self) -> None:
+        shape = (self.n_reps, self.n_days)
+        self.x = np.empty(shape)
+        self.mask = np.empty(shape, dtype=bool)
+        self.mf = np.empty(shape)
+        self.stacked = np.empty((4, *shape))
+        self.resid = np.empty((4, *shape))
+        self.flat = np.empty(self.n_reps * self.n_days)
+        self.e = np.empty(shape)
+        self.score = np.empty(shape)
+
+
 def pair_statistics(
     pair: PairSpec,
     x_raw: FloatArray,
-    x_score: FloatArray,
+    x_score: NDArray[np.floating[Any]],
     y_raw: FloatArray,
-    y_score: FloatArray,
+    y_score: NDArray[np.floating[Any]],
     mask: BoolArray,
     design: DetrendDesign,
     *,
     min_per_group: int = 8,
     min_total: int = 30,
     medians: tuple[FloatArray, FloatArray] | None = None,
+    workspace: Workspace | None = None,
+    with_difference: bool = True,
 ) -> dict[str, NDArray[Any]]:
     """All per-rep statistics of one pair for a chunk of reps.
 
-    ``x_raw``/``y_raw``: paired raw values, ``x_score``/``y_score``: their rank scores (any
-    finite or NaN value outside ``mask``).  One :func:`detrend` call handles the four series
-    that share the mask (x score, y score, raw y and the high-indicator), then
-    :func:`association_from_residuals`, :func:`choose_split` and :func:`adjusted_difference`.
-    Returns a dict of (n_reps,) arrays named like the :class:`StatsTable` fields.
+    ``x_raw``/``y_raw``: paired raw values, ``x_score``/``y_score``: their residual rank scores
+    (anything finite or NaN outside ``mask``).  :func:`choose_split` picks the split, one
+    :func:`detrend` call removes weekday and trend from the series sharing the mask (outcome
+    scores, factor scores or split indicator, and -- ``with_difference`` -- the raw outcome and
+    the split indicator for :func:`adjusted_difference`), then
+    :func:`association_from_residuals` gives rho, n_eff and z.  Returns a dict of (n_reps,)
+    arrays named like the :class:`StatsTable` fields.  Without ``with_difference`` the CI
+    fields are 0 and ``agree`` only compares rho with the raw difference of means (the engine
+    computes the CI later, for candidate findings only).  ``workspace``: reusable buffers.
     """
     m = np.asarray(mask, dtype=bool)
-    mf = m.astype(np.float64)
+    ws = Workspace(*m.shape) if workspace is None else workspace
+    mf = ws.mf
+    np.copyto(mf, m)
     n = np.count_nonzero(m, axis=1).astype(np.int64)
     n_adj = _adjacent_pairs(m)
     split = choose_split(pair.factor, x_raw, m, min_per_group, medians=medians)
-    stacked = np.empty((4, *m.shape), dtype=np.float64)
+    on_split = SPLIT_RULES[pair.factor].test_on_split
+    # detrended together (same mask): the outcome rank scores; the split indicator (when the
+    # test uses it, or for the adjusted difference); the factor rank scores (unless the test
+    # uses the split indicator); the raw outcome (only for the adjusted difference)
+    need_high = on_split or with_difference
+    channels: list[NDArray[np.floating[Any]] | None] = [y_score]
+    if need_high:
+        channels.append(None)
+    if not on_split:
+        channels.append(x_score)
+    if with_difference:
+        channels.append(y_raw)
+    stacked = ws.stacked[: len(channels)]
     with np.errstate(invalid="ignore"):
-        # 0 outside the mask (NaN * 0 would stay NaN, so NaNs are zeroed first)
-        for k, src in enumerate((x_score, y_score, y_raw)):
+        for k, src in enumerate(channels):
+            if src is None:
+                np.copyto(stacked[k], split.high)
+                continue
+            # 0 outside the mask (NaN * 0 would stay NaN, so NaNs are zeroed first)
             clean = src if np.isfinite(src).all() else np.nan_to_num(src, posinf=0.0, neginf=0.0)
             np.multiply(clean, mf, out=stacked[k])
-    stacked[3] = split.high
-    y0 = stacked[2].copy()  # raw outcome, 0 outside the mask
-    resid, df = detrend(stacked, m, design, zero_outside=True)
-    assoc = association_from_residuals(resid[0], resid[1], m, df, n=n, n_adj=n_adj)
-    diff, lo, hi = adjusted_difference(resid[2], resid[3], m, df, n=n, n_adj=n_adj)
-    sum_high = np.einsum("ij,ij->i", y0, split.high.astype(np.float64))
-    sum_all = y0.sum(axis=1)
+    y_clean = y_raw if np.isfinite(y_raw).all() else np.nan_to_num(y_raw, posinf=0.0, neginf=0.0)
+    sum_high = np.einsum("ij,ij->i", y_clean, split.high.astype(np.float64))
+    sum_all = np.einsum("ij,ij->i", y_clean, mf)
+    resid, df = detrend(
+        stacked, m, design, zero_outside=True, out=ws.resid[: len(channels)], work=ws.flat
+    )
+    x_resid = resid[1] if on_split else resid[2 if need_high else 1]
+    assoc = association_from_residuals(x_resid, resid[0], m, df, n=n, n_adj=n_adj)
     mean_high = np.divide(
         sum_high, split.n_high, out=np.zeros_like(sum_high), where=split.n_high > 0
     )
@@ -1147,11 +1339,15 @@ def pair_statistics(
         & np.isfinite(assoc.z)
     )
     direction = np.sign(assoc.rho)
-    agree = (
-        (direction != 0)
-        & (np.sign(diff) == direction)
-        & (np.sign(mean_high - mean_low) == direction)
-    )
+    agree = (direction != 0) & (np.sign(mean_high - mean_low) == direction)
+    n_reps = m.shape[0]
+    lo = np.zeros(n_reps)
+    hi = np.zeros(n_reps)
+    if with_difference:
+        diff, lo, hi = adjusted_difference(
+            resid[len(channels) - 1], resid[1], m, df, n=n, n_adj=n_adj, work=ws.e
+        )
+        agree &= np.sign(diff) == direction
     return {
         "z": _sanitize(assoc.z),
         "rho": _sanitize(assoc.rho),
@@ -1167,6 +1363,7 @@ def pair_statistics(
         "days_needed": days_needed(n, split.n_high, split.n_low, min_total, min_per_group),
         "eligible": eligible,
         "agree": agree,
+        "has_difference": np.full(n_reps, with_difference),
     }
 
 
@@ -1174,29 +1371,141 @@ def _format_threshold(t: float) -> str:
     return f"{t:g}"
 
 
-def select_findings(
+def finding_qvalues(
+    z: FloatArray, lfdr: FloatArray, fdr: LocalFdrResult, n_tests: int
+) -> FloatArray:
+    """Tail-area q-values computed over the *candidate findings* (one per rep x construct x
+    outcome), so that the false-discovery claim is about what is delivered.
+
+    Many true tests collapse into one finding (three sleep measures x three energy outcomes
+    ...), while a false finding is usually a lone test; a test-level FDR therefore understates
+    the share of false *findings*.  For a candidate at standardised distance t, the expected
+    number of null findings at least as extreme on its side is at most the expected number of
+    null *tests* there, ``pi0 * n_tests * P0(tail)`` (a false finding is a null test), so
+    ``q = max(that / #candidates in the tail, mean lfdr of the candidates in the tail)``,
+    made monotone.  In the Benjamini-Hochberg fallback (lfdr unknown) the tails are two-sided
+    with ``pi0 = 1``, mu0 = 0, sigma0 = 1.
+    """
+    z = np.asarray(z, dtype=np.float64)
+    q = np.ones(z.size, dtype=np.float64)
+    if z.size == 0:
+        return q
+    if fdr.method != "empirical-bayes":
+        t = np.abs(z)
+        order = np.argsort(-t, kind="stable")
+        count = np.arange(1, z.size + 1, dtype=np.float64)
+        raw = n_tests * 2.0 * special.ndtr(-t[order]) / count
+        q[order] = np.minimum(np.minimum.accumulate(raw[::-1])[::-1], 1.0)
+        return q
+    t = (z - fdr.null_mu) / fdr.null_sigma
+    for side in (1.0, -1.0):
+        idx = np.nonzero(t >= 0)[0] if side > 0 else np.nonzero(t < 0)[0]
+        if idx.size == 0:
+            continue
+        order = idx[np.argsort(-side * t[idx], kind="stable")]
+        count = np.arange(1, order.size + 1, dtype=np.float64)
+        expected_null = fdr.pi0 * n_tests * special.ndtr(-side * t[order])
+        raw = np.maximum(expected_null / count, np.cumsum(lfdr[order]) / count)
+        q[order] = np.minimum(np.minimum.accumulate(raw[::-1])[::-1], 1.0)
+    return q
+
+
+def holm_within_rep(
+    z: FloatArray, eligible: BoolArray, mu0: float, sigma0: float, alpha: float
+) -> BoolArray:
+    """Holm's step-down familywise test across each rep's own eligible tests.
+
+    ``z``, ``eligible``: (n_reps, n_pairs).  Two-sided p-values from the null N(mu0, sigma0);
+    rep r with m_r eligible tests rejects its k-th smallest p while
+    ``p_(j) <= alpha / (m_r - j + 1)`` for all j <= k.  Returns the rejected (n_reps, n_pairs)
+    mask.  This bounds, for a rep without any real pattern, the chance of receiving any
+    finding by ``alpha`` (whatever the rest of the population looks like).
+    """
+    n_reps, n_pairs = z.shape
+    p = np.where(eligible, 2.0 * special.ndtr(-np.abs((z - mu0) / sigma0)), np.inf)
+    order = np.argsort(p, axis=1, kind="stable")
+    p_sorted = np.take_along_axis(p, order, axis=1)
+    m = np.count_nonzero(eligible, axis=1)[:, None]
+    rank = np.arange(n_pairs)[None, :]
+    denom = np.maximum(m - rank, 1)
+    ok_sorted = np.logical_and.accumulate(p_sorted <= alpha / denom, axis=1) & (rank < m)
+    out = np.zeros((n_reps, n_pairs), dtype=bool)
+    np.put_along_axis(out, order, ok_sorted, axis=1)
+    return out
+
+
+def candidate_findings(
     table: StatsTable,
-    q_values: FloatArray,
-    q_threshold: float,
-    rep_offset: int = 0,
-) -> list[Finding]:
-    """One finding per (rep, construct, outcome): the largest |z| among eligible tests with
-    ``q <= q_threshold`` whose statistic, adjusted and raw differences agree in sign."""
-    passing = table.eligible & table.agree & (q_values <= q_threshold)
-    findings: list[Finding] = []
-    if not passing.any():
-        return findings
-    absz = np.where(passing, np.abs(table.z), -1.0)
-    picks: list[tuple[int, int]] = []
+    fdr_tests: LocalFdrResult,
+    *,
+    rep_alpha: float = REP_FAMILYWISE_ALPHA,
+    require_difference: bool = False,
+) -> tuple[IntArray, IntArray, FloatArray]:
+    """Per (rep, construct, outcome) the strongest admissible test, with its q-value.
+
+    Admissible: eligible, ``agree`` (signs of rho and the group differences), survives Holm's
+    familywise test at ``rep_alpha`` across the rep's tests (:func:`holm_within_rep`) and, with
+    ``require_difference``, has its adjusted difference computed.  Returns ``(reps, columns,
+    q)`` where ``q`` is the larger of the test-level q (``fdr_tests``, which must be
+    ``local_fdr(table.z[table.eligible])``) and the finding-level q (:func:`finding_qvalues`).
+    """
+    eligible = table.eligible
+    n_tests = int(np.count_nonzero(eligible))
+    none = np.zeros(0, dtype=np.int64)
+    if n_tests == 0:
+        return none, none, np.zeros(0)
+    test_q = np.ones(table.z.shape, dtype=np.float64)
+    test_q[eligible] = fdr_tests.q_value
+    lfdr = np.ones(table.z.shape, dtype=np.float64)
+    lfdr[eligible] = fdr_tests.lfdr
+    holm = holm_within_rep(table.z, eligible, fdr_tests.null_mu, fdr_tests.null_sigma, rep_alpha)
+    candidate = eligible & table.agree & holm
+    if require_difference:
+        candidate &= table.has_difference
+    absz = np.where(candidate, np.abs(table.z), -1.0)
+    reps_l: list[IntArray] = []
+    cols_l: list[IntArray] = []
     for _key, cols in GROUPS:
         sub = absz[:, cols]
         best = np.argmax(sub, axis=1)
-        has = sub[np.arange(sub.shape[0]), best] >= 0.0
-        for rep_np in np.nonzero(has)[0]:
-            rep_i = int(rep_np)
-            picks.append((rep_i, cols[int(best[rep_i])]))
-    picks.sort()
-    for rep, col in picks:
+        has = np.nonzero(sub[np.arange(sub.shape[0]), best] >= 0.0)[0]
+        reps_l.append(has.astype(np.int64))
+        cols_l.append(np.asarray(cols, dtype=np.int64)[best[has]])
+    reps = np.concatenate(reps_l)
+    colsel = np.concatenate(cols_l)
+    if reps.size == 0:
+        return none, none, np.zeros(0)
+    z_c = table.z[reps, colsel]
+    q_c = np.maximum(
+        test_q[reps, colsel], finding_qvalues(z_c, lfdr[reps, colsel], fdr_tests, n_tests)
+    )
+    return reps, colsel, q_c
+
+
+def select_findings(
+    table: StatsTable,
+    fdr_tests: LocalFdrResult,
+    q_threshold: float,
+    rep_offset: int = 0,
+    *,
+    rep_alpha: float = REP_FAMILYWISE_ALPHA,
+) -> list[Finding]:
+    """Findings: the :func:`candidate_findings` with ``q <= q_threshold``.
+
+    Only tests whose adjusted difference is known (``table.has_difference``) and agrees in
+    sign with rho and the raw difference can become findings, so the sentence shown never
+    contradicts the statistic.
+    """
+    reps, colsel, q_c = candidate_findings(
+        table, fdr_tests, rep_alpha=rep_alpha, require_difference=True
+    )
+    findings: list[Finding] = []
+    keep = q_c <= q_threshold
+    order = np.lexsort((colsel[keep], reps[keep]))
+    for rep_np, col_np, q_np in zip(
+        reps[keep][order], colsel[keep][order], q_c[keep][order], strict=True
+    ):
+        rep, col = int(rep_np), int(col_np)
         pair = PAIRS[col]
         thr = float(table.threshold[rep, col])
         findings.append(
@@ -1209,7 +1518,7 @@ def select_findings(
                 direction=1 if table.rho[rep, col] > 0 else -1,
                 rho=float(table.rho[rep, col]),
                 z=float(table.z[rep, col]),
-                q_value=float(q_values[rep, col]),
+                q_value=float(q_np),
                 n_eff=float(table.n_eff[rep, col]),
                 n_high=int(table.n_high[rep, col]),
                 n_low=int(table.n_low[rep, col]),
@@ -1232,16 +1541,29 @@ def build_progress(table: StatsTable) -> list[Progress]:
     for _key, cols in GROUPS:
         logged_cols.append(table.n[:, cols].max(axis=1))
         needed_cols.append(table.days_needed[:, cols].min(axis=1))
-    logged = np.stack(logged_cols, axis=1).tolist() if n_reps else []
-    needed = np.stack(needed_cols, axis=1).tolist() if n_reps else []
-    keys = [key for key, _cols in GROUPS]
     out: list[Progress] = []
+    if n_reps == 0:
+        return out
+    logged = np.stack(logged_cols, axis=1)
+    needed = np.stack(needed_cols, axis=1)
+    # one shared int object per distinct value (saves ~30 bytes per record at 10k reps)
+    ints = list(range(4096))
+    keys = [key for key, _cols in GROUPS]
     append = out.append
     for rep in range(n_reps):
-        lrow = logged[rep]
-        nrow = needed[rep]
+        lrow = logged[rep].tolist()
+        nrow = needed[rep].tolist()
         for g, (construct, outcome) in enumerate(keys):
-            append(Progress(rep, construct, outcome, lrow[g], nrow[g]))
+            lv, nv = lrow[g], nrow[g]
+            append(
+                Progress(
+                    rep,
+                    construct,
+                    outcome,
+                    ints[lv] if 0 <= lv < 4096 else lv,
+                    ints[nv] if 0 <= nv < 4096 else nv,
+                )
+            )
     return out
 
 
@@ -1263,21 +1585,111 @@ def _broadcast_days(
     return arr
 
 
-def compute_table(
+def _warm_up_allocator() -> None:
+    """Allocate and free one ~31 MB block.
+
+    glibc's malloc serves blocks above its *dynamic* mmap threshold (initially 128 KiB) with
+    fresh mmap'd pages, and raises the threshold when such a block is freed (up to 32 MiB).
+    Without this, each of the many few-MB temporaries of the per-pair loop is a fresh mapping
+    whose pages are faulted in and zeroed by the kernel: measured 2x slower wall time at 1,000
+    reps.  Elsewhere (other allocators) this is a harmless no-op.
+    """
+    block = np.empty(3_900_000, dtype=np.float64)
+    del block
+
+
+@dataclass(slots=True)
+class _Prepared:
+    design: DetrendDesign
+    raw: dict[str, FloatArray]
+    ok: dict[str, BoolArray]
+    scores: dict[str, NDArray[np.floating[Any]]]
+    medians: dict[str, tuple[FloatArray, FloatArray]]
+
+
+def _prepare(
+    feats: NDArray[Any],
+    weekday: NDArray[np.generic],
+    working: NDArray[np.generic],
+    names: tuple[str, ...],
+    buffers: tuple[FloatArray, NDArray[np.float32], BoolArray] | None = None,
+) -> _Prepared:
+    """Validity masks, zero-filled values, residual rank scores and median candidates for the
+    reps in ``feats`` (n, n_days, len(FEATURES)); only the features in ``names``."""
+    rows, n_days = feats.shape[0], feats.shape[1]
+    design = detrend_design(weekday, rows, n_days)
+    work_f = np.asarray(working).astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        work = np.isfinite(work_f) & (work_f != 0) & design.weekday_ok
+    prep = _Prepared(design, {}, {}, {}, {})
+    for name in names:
+        j = FEATURES.index(name)
+        if buffers is None:
+            a = np.array(feats[:, :, j], dtype=np.float64)
+            valid = valid_values(a) & design.weekday_ok
+            sc: NDArray[np.floating[Any]] = np.empty((rows, n_days))
+        else:
+            a = buffers[0][j]
+            a[...] = feats[:, :, j]
+            valid = buffers[2][j]
+            np.logical_and(valid_values(a), design.weekday_ok, out=valid)
+            sc = buffers[1][j]
+        if name in WORK_OUTCOMES:
+            valid &= work
+        a[~valid] = np.nan
+        if name in FACTORS and SPLIT_RULES[name].balanced:
+            prep.medians[name] = median_candidates(a, valid)
+        sc[...] = residual_rank_scores(a, valid, design)
+        # zero-filled values + validity masks: the fast path never needs NaN handling
+        a[~valid] = 0.0
+        sc[~valid] = 0.0
+        prep.raw[name] = a
+        prep.ok[name] = valid
+        prep.scores[name] = sc
+    return prep
+
+
+def _pair_stats_for(
+    prep: _Prepared,
+    pair: PairSpec,
+    ws: Workspace,
+    *,
+    min_per_group: int,
+    min_total: int,
+    with_difference: bool,
+) -> dict[str, NDArray[Any]]:
+    x_raw, y_raw, mask = pair_lagged(
+        prep.raw[pair.factor],
+        prep.raw[pair.outcome],
+        pair.lag,
+        factor_valid=prep.ok[pair.factor],
+        outcome_valid=prep.ok[pair.outcome],
+        out=(ws.x, ws.mask),
+    )
+    return pair_statistics(
+        pair,
+        x_raw,
+        lag_shift(prep.scores[pair.factor], pair.lag, 0.0, out=ws.score),  # float64 copy
+        y_raw,
+        prep.scores[pair.outcome],
+        mask,
+        prep.design,
+        min_per_group=min_per_group,
+        min_total=min_total,
+        medians=prep.medians.get(pair.factor),
+        workspace=ws,
+        with_difference=with_difference,
+    )
+
+
+def _check_inputs(
     features: FloatArray,
     weekday: NDArray[np.generic],
     working_day: NDArray[np.generic],
-    *,
-    min_per_group: int = 8,
-    min_total: int = 30,
-    chunk_size: int = 1000,
-) -> StatsTable:
-    """Pass 1: per (rep, pair) statistics for all reps, computed chunk by chunk.
-
-    Same inputs as :func:`run_engine`.  Returns a :class:`StatsTable` whose columns follow
-    :data:`PAIRS`.  Memory beyond the input is O(chunk_size * n_days * n_features) plus the
-    table itself (~100 bytes per test).
-    """
+    min_per_group: int,
+    min_total: int,
+    chunk_size: int,
+) -> tuple[NDArray[Any], NDArray[np.generic], NDArray[np.generic]]:
     feats = np.asarray(features)
     if feats.ndim != 3 or feats.shape[2] != len(FEATURES):
         raise ValueError(
@@ -1290,58 +1702,101 @@ def compute_table(
     n_reps, n_days, _ = feats.shape
     wd_all = _broadcast_days(weekday, n_reps, n_days, "weekday")
     work_all = _broadcast_days(working_day, n_reps, n_days, "working_day")
-    col = {name: j for j, name in enumerate(FEATURES)}
+    return feats, wd_all, work_all
+
+
+def compute_table(
+    features: FloatArray,
+    weekday: NDArray[np.generic],
+    working_day: NDArray[np.generic],
+    *,
+    min_per_group: int = 8,
+    min_total: int = 30,
+    chunk_size: int = 1000,
+    with_difference: bool = True,
+) -> StatsTable:
+    """Pass 1: per (rep, pair) statistics for all reps, computed chunk by chunk.
+
+    Same inputs as :func:`run_engine`.  Returns a :class:`StatsTable` whose columns follow
+    :data:`PAIRS`.  ``with_difference=False`` skips the adjusted difference and its CI (the
+    engine computes them afterwards for candidate findings only, :func:`fill_differences`;
+    about 40 % less work).  Memory beyond the input: O(chunk_size * n_days * n_features)
+    plus the table itself (~100 bytes per test).
+    """
+    feats, wd_all, work_all = _check_inputs(
+        features, weekday, working_day, min_per_group, min_total, chunk_size
+    )
+    n_reps, n_days, n_feat = feats.shape
+    _warm_up_allocator()
     table = StatsTable.empty(n_reps, len(PAIRS))
+    ws: Workspace | None = None
+    buffers: tuple[FloatArray, NDArray[np.float32], BoolArray] | None = None
     for r0 in range(0, n_reps, chunk_size):
         r1 = min(n_reps, r0 + chunk_size)
         rows = r1 - r0
-        design = detrend_design(wd_all[r0:r1], rows, n_days)
-        work_f = np.asarray(work_all[r0:r1]).astype(np.float64)
-        with np.errstate(invalid="ignore"):
-            work = np.isfinite(work_f) & (work_f != 0) & design.weekday_ok
-        raw: dict[str, FloatArray] = {}
-        ok: dict[str, BoolArray] = {}
-        scores: dict[str, FloatArray] = {}
-        medians: dict[str, tuple[FloatArray, FloatArray]] = {}
-        for name in FEATURES:
-            a = np.array(feats[r0:r1, :, col[name]], dtype=np.float64)
-            valid = valid_values(a) & design.weekday_ok
-            if name in WORK_OUTCOMES:
-                valid &= work
-            a[~valid] = np.nan
-            if name in FACTORS and SPLIT_RULES[name].balanced:
-                medians[name] = median_candidates(a, valid)
-            sc = rank_scores(a, valid)
-            # zero-filled copies + validity masks: the fast path never needs NaN handling
-            a[~valid] = 0.0
-            sc[~valid] = 0.0
-            raw[name] = a
-            ok[name] = valid
-            scores[name] = sc
-        for p, pair in enumerate(PAIRS):
-            x_raw, y_raw, mask = pair_lagged(
-                raw[pair.factor],
-                raw[pair.outcome],
-                pair.lag,
-                factor_valid=ok[pair.factor],
-                outcome_valid=ok[pair.outcome],
+        if ws is None or ws.n_reps != rows:
+            # buffers reused across chunks (no allocation churn / page faults per chunk);
+            # rank scores in (0, 1) need no more than float32 precision
+            ws = Workspace(rows, n_days)
+            buffers = (
+                np.empty((n_feat, rows, n_days)),
+                np.empty((n_feat, rows, n_days), dtype=np.float32),
+                np.empty((n_feat, rows, n_days), dtype=bool),
             )
-            stats = pair_statistics(
+        prep = _prepare(feats[r0:r1], wd_all[r0:r1], work_all[r0:r1], FEATURES, buffers)
+        for p, pair in enumerate(PAIRS):
+            stats = _pair_stats_for(
+                prep,
                 pair,
-                x_raw,
-                lag_shift(scores[pair.factor], pair.lag, 0.0),
-                y_raw,
-                scores[pair.outcome],
-                mask,
-                design,
+                ws,
                 min_per_group=min_per_group,
                 min_total=min_total,
-                medians=medians.get(pair.factor),
+                with_difference=with_difference,
             )
-            for field, values in stats.items():
-                getattr(table, field)[r0:r1, p] = values
-        del raw, ok, scores
+            for name, values in stats.items():
+                getattr(table, name)[r0:r1, p] = values
     return table
+
+
+def fill_differences(
+    table: StatsTable,
+    features: FloatArray,
+    weekday: NDArray[np.generic],
+    working_day: NDArray[np.generic],
+    reps: IntArray,
+    columns: IntArray,
+    *,
+    min_per_group: int = 8,
+    min_total: int = 30,
+) -> None:
+    """Compute the adjusted difference + CI for the given (rep, pair) cells, in place.
+
+    Every statistic is per rep, so recomputing a pair for a subset of reps gives exactly the
+    values a full pass would give; ``agree`` then also requires the adjusted difference to
+    share rho's sign.
+    """
+    feats, wd_all, work_all = _check_inputs(
+        features, weekday, working_day, min_per_group, min_total, 1
+    )
+    n_days = feats.shape[1]
+    for col in np.unique(columns):
+        pair = PAIRS[int(col)]
+        sub = np.unique(reps[columns == col])
+        prep = _prepare(feats[sub], wd_all[sub], work_all[sub], tuple({pair.factor, pair.outcome}))
+        ws = Workspace(sub.size, n_days)
+        stats = _pair_stats_for(
+            prep,
+            pair,
+            ws,
+            min_per_group=min_per_group,
+            min_total=min_total,
+            with_difference=True,
+        )
+        c = int(col)
+        table.ci_low[sub, c] = stats["ci_low"]
+        table.ci_high[sub, c] = stats["ci_high"]
+        table.agree[sub, c] = stats["agree"]
+        table.has_difference[sub, c] = True
 
 
 def run_engine(
@@ -1371,15 +1826,25 @@ def run_engine(
         min_per_group=min_per_group,
         min_total=min_total,
         chunk_size=chunk_size,
+        with_difference=False,
     )
     # Pass 2: empirical-Bayes local fdr over every eligible test of the night.
-    eligible = table.eligible
-    z_eligible = table.z[eligible]
+    z_eligible = table.z[table.eligible]
     fdr = local_fdr(z_eligible)
-    q_values = np.ones(table.z.shape, dtype=np.float64)
-    q_values[eligible] = fdr.q_value
-    # Pass 3: findings and progress from the stored summaries.
-    findings = select_findings(table, q_values, q_threshold)
+    # Pass 3: adjusted differences + CIs for the candidate findings only, then findings
+    # (candidates whose adjusted difference disagrees in sign are dropped) and progress.
+    reps, columns, _q = candidate_findings(table, fdr)
+    fill_differences(
+        table,
+        features,
+        weekday,
+        working_day,
+        reps,
+        columns,
+        min_per_group=min_per_group,
+        min_total=min_total,
+    )
+    findings = select_findings(table, fdr, q_threshold)
     progress = build_progress(table)
     return EngineResult(
         findings=findings,

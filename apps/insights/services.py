@@ -25,6 +25,7 @@ from apps.insights.features import merge_day, to_arrays
 from apps.insights.messages import message_params
 from apps.insights.models import FEATURE_COLUMNS, DayFeature, Insight, InsightProgress
 from apps.journal.aggregates import daily_journal_aggregates
+from apps.notifications.services import notify_new_insights_bulk
 
 logger = logging.getLogger(__name__)
 
@@ -167,6 +168,7 @@ def _feature_rows(
 
 def _store(users: list[User], result: engine.EngineResult, day: dt.date) -> dict[str, int]:
     new = 0
+    new_by_user: dict[Any, list[Any]] = {}
     with transaction.atomic():
         by_user: dict[int, list[engine.Finding]] = {}
         for finding in result.findings:
@@ -186,6 +188,8 @@ def _store(users: list[User], result: engine.EngineResult, day: dt.date) -> dict
             ]
             Insight.objects.bulk_create(to_create, ignore_conflicts=True)
             new += len(to_create)
+            if to_create:
+                new_by_user[user.pk] = [insight.pk for insight in to_create]
             # A finding that is no longer supported stops being current (kept for the rep).
             Insight.objects.filter(user=user, current=True).exclude(
                 fingerprint__in=list(fingerprints)
@@ -211,6 +215,9 @@ def _store(users: list[User], result: engine.EngineResult, day: dt.date) -> dict
                 unique_fields=["user", "construct", "outcome"],
                 update_fields=["days_logged", "days_needed", "updated_at"],
             )
+        if new_by_user:
+            # One inbox row per rep per run, pushed after commit (or when quiet hours end).
+            notify_new_insights_bulk(insight_ids_by_user=new_by_user)
     return {"findings": len(result.findings), "new": new}
 
 

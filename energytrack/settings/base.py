@@ -140,6 +140,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 # Endpoints that take files have their own, larger limits (uploads stream to disk).
 API_BODY_LIMITS: dict[str, int] = {
     "/api/v1/privacy/import": env.int("IMPORT_USER_MAX_BYTES", default=50 * 1024 * 1024),
+    # Push subscriptions and preferences are tiny; nothing bigger is ever legitimate there.
+    "/api/v1/notifications/": 16 * 1024,
 }
 
 REST_FRAMEWORK = {
@@ -173,7 +175,12 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        "UpsertResultEnum": ["created", "updated", "unchanged", "stale"],
+        "BatchItemResultEnum": ["created", "updated", "unchanged", "stale", "rejected"],
+        "MeetingStatusEnum": ["scheduled", "held", "no_show", "cancelled", "rescheduled"],
+        "InsightStatusEnum": ["new", "read", "dismissed"],
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "apps.core.schema.add_problem_responses",
@@ -184,6 +191,15 @@ SPECTACULAR_SETTINGS = {
 FIELD_ENCRYPTION_KEYS = env.list(
     "FIELD_ENCRYPTION_KEYS", default=["Zm9yLWRldmVsb3BtZW50LW9ubHktMzItYnl0ZXMtISE="]
 )
+
+# Web Push (VAPID). `manage.py vapid_keys` prints a fresh pair; production requires the key.
+VAPID_PRIVATE_KEY = env("VAPID_PRIVATE_KEY", default="")
+VAPID_PUBLIC_KEY = env("VAPID_PUBLIC_KEY", default="")
+VAPID_SUBJECT = env("VAPID_SUBJECT", default="mailto:privacy@energytrack.app")
+# Plain-http push endpoints on loopback are only for the tests' fake push service.
+PUSH_ALLOW_LOOPBACK = env.bool("PUSH_ALLOW_LOOPBACK", default=False)
+PUSH_EGRESS_PROXY = env("PUSH_EGRESS_PROXY", default="")
+NOTIFICATIONS_UNSUBSCRIBE_RATE = env("THROTTLE_UNSUBSCRIBE", default="60/min")
 
 # How long raw journal entries are kept (DESIGN.md §2.5).
 RETENTION_MONTHS = env.int("RETENTION_MONTHS", default=18)
@@ -229,6 +245,21 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "inte
 CELERY_DB_REUSE_MAX = 1000
 
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    # Every hour on the hour: reps whose local reminder time, or local Monday 08:00 digest,
+    # falls in this hour (own zone, DST included) get their rows, fanned out in chunks.
+    # Minute 0 so a 17:00 reminder is not late.
+    "notifications-dispatch": {
+        "task": "apps.notifications.tasks.dispatch_local_schedules",
+        "schedule": crontab(minute=0),
+        "options": {"expires": 50 * 60},
+    },
+    # Every minute: queue deliveries that are due (a reminder's minute, the end of quiet hours,
+    # a retry's backoff, a task lost with the broker) and release claims of dead workers.
+    "notifications-sweep": {
+        "task": "apps.notifications.tasks.sweep_deliveries",
+        "schedule": crontab(),
+        "options": {"expires": 55},
+    },
     # Every hour on the hour: fan out the per-user nightly insight run to reps whose local
     # time is now their early-morning compute hour (DESIGN.md §6 dispatcher pattern).
     "insights-dispatch": {
@@ -274,5 +305,7 @@ LOGGING = {
     "loggers": {
         # Request bodies never reach the logs: django.request logs only path and status.
         "django.request": {"level": "WARNING"},
+        # urllib3's debug lines carry push endpoint URLs.
+        "urllib3": {"level": "WARNING"},
     },
 }

@@ -55,3 +55,5 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
     "imports": "1000/min",
     "webhook": "100000/min",
 }
+
+PUSH_ALLOW_LOOPBACK = True
