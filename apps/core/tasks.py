@@ -33,7 +33,13 @@ def enqueue_on_commit(name: str, *args: Any, **options: Any) -> None:
     transaction.on_commit(lambda: send_task_safely(name, *args, **options))
 
 
-@app.task(name="apps.core.tasks.ping", acks_late=True, soft_time_limit=5, time_limit=10)
+@app.task(
+    name="apps.core.tasks.ping",
+    acks_late=True,
+    ignore_result=False,
+    soft_time_limit=5,
+    time_limit=10,
+)
 def ping() -> str:
     """Liveness probe for the worker fleet (monitoring and the broker round-trip test)."""
     return "pong"

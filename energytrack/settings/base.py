@@ -137,9 +137,14 @@ MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media"))
 # Request bodies above this are refused with a 413 before any parsing (see core.middleware).
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=2 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
+IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=100 * 1024 * 1024)
+IMPORT_SYNC_MAX_BYTES = env.int("IMPORT_SYNC_MAX_BYTES", default=1024 * 1024)
 # Endpoints that take files have their own, larger limits (uploads stream to disk).
 API_BODY_LIMITS: dict[str, int] = {
     "/api/v1/privacy/import": env.int("IMPORT_USER_MAX_BYTES", default=50 * 1024 * 1024),
+    # CSV imports stream to disk; room for the multipart framing around the file.
+    "/api/v1/performance/imports": env.int("IMPORT_MAX_BYTES", default=100 * 1024 * 1024)
+    + 1024 * 1024,
     # Push subscriptions and preferences are tiny; nothing bigger is ever legitimate there.
     "/api/v1/notifications/": 16 * 1024,
 }
@@ -178,7 +183,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "UpsertResultEnum": ["created", "updated", "unchanged", "stale"],
         "BatchItemResultEnum": ["created", "updated", "unchanged", "stale", "rejected"],
-        "MeetingStatusEnum": ["scheduled", "held", "no_show", "cancelled", "rescheduled"],
+        "MeetingStatusEnum": "apps.performance.choices.MeetingStatus",
         "InsightStatusEnum": ["new", "read", "dismissed"],
     },
     "POSTPROCESSING_HOOKS": [
@@ -281,6 +286,14 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "apps.coaching.tasks.expire_drafts",
         "schedule": crontab(hour=4, minute=15),
         "options": {"expires": 6 * 60 * 60},
+    },
+    # Every minute: re-queue webhook drains and import jobs whose broker message was lost
+    # (pending > 1 min, queued > 5 min, running without progress > 10 min); drop week-old
+    # webhook deliveries.
+    "performance-sweep": {
+        "task": "apps.performance.tasks.performance_sweep",
+        "schedule": crontab(),
+        "options": {"expires": 55},
     },
     # Every 5 minutes: exports whose trigger was lost while the broker was down get built.
     "privacy-sweep-exports": {

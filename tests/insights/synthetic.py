@@ -4,9 +4,10 @@ Used by the engine tests (honesty proofs) and by ``benchmarks/insights.py``.  Pu
 
 Every rep gets realistic nuisance structure that a naive analysis mistakes for effects:
 
-* weekday rhythms shared by factors and outcomes (drinks peak Fri/Sat, sleep is longer and
-  bedtime later on weekend mornings, energy dips on Mondays and rises on weekends, fewer calls
-  on Mondays/Fridays, more exercise at weekends);
+* weekday rhythms shared by factors and outcomes (drinks peak Fri/Sat and are common on
+  Sunday evenings, energy dips on Mondays -- so a naive test links drinks to next-day energy --;
+  sleep is longer and bedtime later on weekend mornings, fewer calls on Mondays/Fridays, more
+  exercise at weekends);
 * a slow shared trend (a sinusoid with a 5-13 month period plus drift: a "stressful season"
   with more drinking, less sleep, less exercise, lower energy and fewer calls);
 * AR(1) day-to-day autocorrelation in sleep, energy, activity balance and call volume;
@@ -161,10 +162,18 @@ def generate_population(
     ).astype(np.float64)
     sleep = np.clip(np.round((sleep_mean[:, None] + sleep_dev) / 5) * 5, 180, 660)
     sleep_c = sleep - sleep_mean[:, None] - (45 * weekend - 15 * mon)  # own-rhythm-free part
-    bedtime = np.round(
-        (300 + 50 * (sat | sun) - 0.5 * (sleep - sleep_mean[:, None]) + rng.normal(0, 20, (R, D)))
-        / 5
-    ) * 5
+    bedtime = (
+        np.round(
+            (
+                300
+                + 50 * (sat | sun)
+                - 0.5 * (sleep - sleep_mean[:, None])
+                + rng.normal(0, 20, (R, D))
+            )
+            / 5
+        )
+        * 5
+    )
     quality = np.clip(
         np.round(3.2 + 0.015 * (sleep - sleep_mean[:, None]) + rng.normal(0, 0.8, (R, D))), 1, 5
     )
@@ -173,7 +182,9 @@ def generate_population(
     drink_base = rng.uniform(0.15, 0.9, size=R)
     never = (rng.random(R) < 0.2) & ~col("alcohol_energy")
     drink_base[col("alcohol_energy")] = rng.uniform(0.5, 1.0, size=int(col("alcohol_energy").sum()))
-    rate = drink_base[:, None] * (1 + 2.0 * (fri | sat) + 0.5 * thu) * np.exp(0.45 * season)
+    rate = (
+        drink_base[:, None] * (1 + 2.0 * (fri | sat) + 1.2 * sun + 0.5 * thu) * np.exp(0.6 * season)
+    )
     # gamma-Poisson (negative binomial) so that 3+ drink evenings happen
     drinks = rng.poisson(rate * rng.gamma(1.2, 1 / 1.2, size=(R, D))).astype(np.float64)
     drinks[never] = 0.0
@@ -203,7 +214,7 @@ def generate_population(
         e_base[:, None]
         - 0.7 * mon
         - 0.2 * fri
-        + 0.5 * weekend
+        + 0.2 * weekend
         - 0.6 * season
         + 0.9 * _ar1(rng, R, D, e_phi)
     )
@@ -237,9 +248,14 @@ def generate_population(
     log_rate = log_rate + es * k * 0.07 * (energy - e_base[:, None])
     calls = rng.poisson(np.exp(log_rate)).astype(np.float64)
     connected = rng.binomial(calls.astype(np.int64), rng.uniform(0.25, 0.5, size=R)[:, None])
-    meet_rate = rng.uniform(1.5, 4.0, size=R)[:, None] * (1 + 0.25 * ((weekday >= 1) & (weekday <= 3)))
+    meet_rate = rng.uniform(1.5, 4.0, size=R)[:, None] * (
+        1 + 0.25 * ((weekday >= 1) & (weekday <= 3))
+    )
     meetings = rng.poisson(meet_rate * np.exp(-0.1 * season))
-    q_p = rng.uniform(0.3, 0.6, size=R)[:, None] + es * col("sleep_work")[:, None] * 0.10 * sleep_c / 60
+    q_p = (
+        rng.uniform(0.3, 0.6, size=R)[:, None]
+        + es * col("sleep_work")[:, None] * 0.10 * sleep_c / 60
+    )
     qualified = rng.binomial(meetings, np.clip(q_p, 0.02, 0.98))
     dm = rng.binomial(meetings, rng.uniform(0.2, 0.5, size=R)[:, None])
     with np.errstate(invalid="ignore", divide="ignore"):

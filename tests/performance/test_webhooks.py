@@ -1,0 +1,423 @@
+"""CRM connections (org admin) and the HMAC-signed webhook: verify, record, enqueue, process."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+from typing import Any
+
+import pytest
+import time_machine
+from django.db import connection as db_connection
+from django.test import Client
+
+from apps.performance import services, tasks
+from apps.performance.models import Call, CrmConnection, Meeting, WebhookEvent
+from tests.core.problems import assert_problem
+from tests.factories import UserFactory
+from tests.performance.conftest import Org, client_for, signature, table_counts, webhook_post
+
+pytestmark = pytest.mark.usefixtures("frozen")
+
+CALL = {
+    "kind": "call",
+    "external_id": "call-1",
+    "owner_email": "anna@acme.test",
+    "occurred_at": "2026-11-20T09:00:00+01:00",
+    "duration_seconds": 300,
+    "outcome": "connected",
+}
+MEETING = {
+    "kind": "meeting",
+    "external_id": "meeting-1",
+    "owner_email": "bram@acme.test",
+    "occurred_at": "2026-11-20T14:00:00+01:00",
+    "status": "held",
+    "decision_maker_present": True,
+    "budget": True,
+    "authority": True,
+    "need": True,
+    "timeline": True,
+    "deal_value_cents": 990_000,
+    "currency": "EUR",
+}
+
+
+@pytest.fixture
+def sent_tasks(monkeypatch: Any) -> list[tuple[str, tuple[Any, ...]]]:
+    sent: list[tuple[str, tuple[Any, ...]]] = []
+    monkeypatch.setattr(
+        "apps.core.tasks.app.send_task", lambda name, args, **kw: sent.append((name, args))
+    )
+    return sent
+
+
+@pytest.fixture
+def crm(org: Org) -> tuple[CrmConnection, str]:
+    response = client_for(org.admin).post(
+        f"/api/v1/performance/teams/{org.team.pk}/crm-connections", {"name": "HubSpot"}
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    return CrmConnection.objects.get(pk=body["id"]), body["secret"]
+
+
+def _event(event_id: str = "evt-1", *activities: dict[str, Any]) -> dict[str, Any]:
+    return {"event_id": event_id, "activities": list(activities or (CALL, MEETING))}
+
+
+# --- connections -----------------------------------------------------------------------------
+
+
+def test_org_admin_creates_a_connection_and_sees_the_secret_once(
+    org: Org, crm: tuple[CrmConnection, str]
+) -> None:
+    connection, secret = crm
+    assert secret.startswith("whsec_") and len(secret) > 40
+    with db_connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT secret FROM performance_crmconnection WHERE id = %s",
+            [CrmConnection._meta.pk.get_db_prep_value(connection.pk, db_connection)],
+        )
+        stored = cursor.fetchone()[0]
+    assert secret not in stored  # encrypted at rest, not in clear
+    assert CrmConnection.objects.get(pk=connection.pk).secret == secret
+    admin = client_for(org.admin)
+    listed = admin.get(f"/api/v1/performance/teams/{org.team.pk}/crm-connections")
+    assert [c["id"] for c in listed.json()] == [str(connection.pk)]
+    assert secret not in listed.content.decode()
+    detail = admin.get(f"/api/v1/performance/crm-connections/{connection.pk}").json()
+    assert detail["webhook_path"] == f"/api/v1/performance/webhooks/{connection.pk}"
+    assert "secret" not in detail
+
+
+@pytest.mark.parametrize("who", ["anna", "coach", "outsider"])
+def test_only_the_teams_org_admin_manages_connections(
+    org: Org, crm: tuple[CrmConnection, str], who: str
+) -> None:
+    user = UserFactory() if who == "outsider" else getattr(org, who)
+    client = client_for(user)
+    connection, _secret = crm
+    team_url = f"/api/v1/performance/teams/{org.team.pk}/crm-connections"
+    one = f"/api/v1/performance/crm-connections/{connection.pk}"
+    assert_problem(client.get(team_url), 404)
+    assert_problem(client.post(team_url, {"name": "mine"}), 404)
+    assert_problem(client.get(one), 404)
+    assert_problem(client.post(f"{one}/rotate", {}), 404)
+    assert_problem(client.delete(one), 404)
+    assert CrmConnection.objects.count() == 1
+
+
+def test_bad_connection_input(org: Org) -> None:
+    admin = client_for(org.admin)
+    url = f"/api/v1/performance/teams/{org.team.pk}/crm-connections"
+    assert_problem(admin.post(url, {"name": ""}), 400, fields=["name"])
+    assert_problem(admin.post(url, {"name": "x" * 81}), 400, fields=["name"])
+    assert not CrmConnection.objects.exists()
+
+
+# --- receiving -------------------------------------------------------------------------------
+
+
+def test_a_signed_delivery_is_accepted_fast_and_processed_by_the_task(
+    org: Org,
+    crm: tuple[CrmConnection, str],
+    sent_tasks: list[Any],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    connection, secret = crm
+    with django_capture_on_commit_callbacks(execute=True):
+        response = webhook_post(connection.pk, secret, _event())
+    assert response.status_code == 202, response.content
+    body = response.json()
+    assert (body["event_id"], body["status"]) == ("evt-1", "pending")
+    event = WebhookEvent.objects.get()
+    assert sent_tasks == [("apps.performance.tasks.webhook_events_drain", (str(connection.pk),))]
+    assert not Call.objects.exists()  # nothing is processed in the request
+
+    assert tasks.webhook_events_drain(str(connection.pk)) == 1
+
+    event.refresh_from_db()
+    assert event.status == "processed" and event.payload == []
+    assert event.result["counts"] == {"created": 2}
+    call = Call.objects.get()
+    assert (call.user_id, call.source, call.connected) == (org.anna.pk, "webhook", True)
+    meeting = Meeting.objects.get()
+    assert (meeting.user_id, meeting.bant_score, meeting.qualified) == (org.bram.pk, 4, True)
+    connection.refresh_from_db()
+    assert connection.last_event_at is not None
+    # Processing again is harmless.
+    assert tasks.webhook_events_drain(str(connection.pk)) == 0
+    assert Call.objects.count() == 1
+
+
+def test_a_burst_of_deliveries_queues_one_drain(
+    org: Org,
+    crm: tuple[CrmConnection, str],
+    sent_tasks: list[Any],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    connection, secret = crm
+    with django_capture_on_commit_callbacks(execute=True):
+        for index in range(5):
+            activity = {**CALL, "external_id": f"burst-{index}"}
+            assert (
+                webhook_post(connection.pk, secret, _event(f"b{index}", activity)).status_code
+                == 202
+            )
+    assert len(sent_tasks) == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.webhook_events_drain(str(connection.pk)) == 5
+    # One request for the day features of the rep, not one per event.
+    assert sent_tasks[1:] == [
+        ("apps.insights.tasks.day_features_refresh", (str(org.anna.pk), ["2026-11-20"]))
+    ]
+    sent_tasks[1:] = []
+    assert Call.objects.count() == 5
+    assert set(WebhookEvent.objects.values_list("status", flat=True)) == {"processed"}
+    # The drain cleared its flag: the next delivery queues a new drain.
+    with django_capture_on_commit_callbacks(execute=True):
+        webhook_post(connection.pk, secret, _event("after", {**CALL, "external_id": "after"}))
+    assert len(sent_tasks) == 2
+
+
+def test_a_long_backlog_continues_in_a_fresh_task(
+    org: Org, crm: tuple[CrmConnection, str], sent_tasks: list[Any], monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(services, "WEBHOOK_DRAIN_MAX_EVENTS", 2)
+    monkeypatch.setattr(services, "WEBHOOK_DRAIN_BATCH", 1)
+    connection, secret = crm
+    for index in range(3):
+        webhook_post(
+            connection.pk, secret, _event(f"l{index}", {**CALL, "external_id": f"l{index}"})
+        )
+    sent_tasks.clear()
+    assert tasks.webhook_events_drain(str(connection.pk)) == 2
+    assert sent_tasks == [("apps.performance.tasks.webhook_events_drain", (str(connection.pk),))]
+    assert tasks.webhook_events_drain(str(connection.pk)) == 1
+    assert Call.objects.count() == 3
+
+
+def test_later_events_upsert_by_external_id(org: Org, crm: tuple[CrmConnection, str]) -> None:
+    connection, secret = crm
+    for event_id, activities in (
+        ("e1", [CALL, MEETING]),
+        ("e2", [CALL, {**MEETING, "status": "no_show"}]),
+    ):
+        webhook_post(connection.pk, secret, _event(event_id, *activities))
+        tasks.webhook_events_drain(str(connection.pk))
+    assert Call.objects.count() == 1 and Meeting.objects.count() == 1
+    assert Meeting.objects.get().status == "no_show"
+    assert WebhookEvent.objects.get(event_id="e2").result["counts"] == {
+        "unchanged": 1,
+        "updated": 1,
+    }
+
+
+def test_bad_activities_are_reported_on_the_event(org: Org, crm: tuple[CrmConnection, str]) -> None:
+    connection, secret = crm
+    activities = [
+        CALL,
+        {**CALL, "external_id": "x", "owner_email": "ghost@acme.test"},
+        {**CALL, "external_id": "y", "duration_seconds": -3},
+        "not an object",
+    ]
+    webhook_post(connection.pk, secret, _event("e1", *activities))
+    tasks.webhook_events_drain(str(connection.pk))
+    event = WebhookEvent.objects.get()
+    assert event.result["counts"] == {"created": 1, "rejected": 3}
+    assert event.result["unknown_reps"] == ["ghost@acme.test"]
+    assert [e["row"] for e in event.result["errors"]] == [1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    ["wrong_secret", "tampered_body", "no_signature", "no_timestamp", "old", "future", "junk"],
+)
+def test_bad_signatures_and_timestamps_are_401_and_write_nothing(
+    org: Org, crm: tuple[CrmConnection, str], tamper: str
+) -> None:
+    connection, secret = crm
+    raw = b'{"event_id": "evt-1", "activities": []}'
+    now = int(time.time())
+    headers = {
+        "HTTP_X_ENERGYTRACK_TIMESTAMP": str(now),
+        "HTTP_X_ENERGYTRACK_SIGNATURE": signature(secret, now, raw),
+    }
+    if tamper == "wrong_secret":
+        headers["HTTP_X_ENERGYTRACK_SIGNATURE"] = signature("whsec_other", now, raw)
+    elif tamper == "tampered_body":
+        raw = b'{"event_id": "evt-1", "activities": [1]}'
+    elif tamper == "no_signature":
+        del headers["HTTP_X_ENERGYTRACK_SIGNATURE"]
+    elif tamper == "no_timestamp":
+        del headers["HTTP_X_ENERGYTRACK_TIMESTAMP"]
+    elif tamper in ("old", "future"):
+        moved = now - 301 if tamper == "old" else now + 301
+        headers["HTTP_X_ENERGYTRACK_TIMESTAMP"] = str(moved)
+        headers["HTTP_X_ENERGYTRACK_SIGNATURE"] = signature(secret, moved, raw)
+    else:
+        headers["HTTP_X_ENERGYTRACK_TIMESTAMP"] = "soon"
+    before = table_counts()
+    response = webhook_post(connection.pk, secret, raw, headers=headers)
+    assert_problem(response, 401)
+    assert table_counts() == before
+
+
+def test_a_timestamp_inside_the_window_is_accepted(
+    org: Org, crm: tuple[CrmConnection, str]
+) -> None:
+    connection, secret = crm
+    response = webhook_post(connection.pk, secret, _event(), timestamp=int(time.time()) - 290)
+    assert response.status_code == 202
+
+
+def test_a_replayed_event_id_is_409_and_writes_nothing(
+    org: Org, crm: tuple[CrmConnection, str]
+) -> None:
+    connection, secret = crm
+    assert webhook_post(connection.pk, secret, _event()).status_code == 202
+    before = table_counts()
+    replay = webhook_post(connection.pk, secret, _event("evt-1", CALL))
+    assert_problem(replay, 409, fields=["event_id"], code="webhook-replay")
+    assert table_counts() == before
+    assert WebhookEvent.objects.get().payload == [CALL, MEETING]
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        (b"not json", "body"),
+        (b'["a list"]', "event_id"),
+        (b'{"activities": []}', "event_id"),
+        (b'{"event_id": "", "activities": []}', "event_id"),
+        (b'{"event_id": "e", "activities": {}}', "activities"),
+        (b'{"event_id": "e", "activities": [' + b",".join([b"{}"] * 501) + b"]}", "activities"),
+    ],
+)
+def test_signed_but_malformed_bodies_are_400(
+    org: Org, crm: tuple[CrmConnection, str], raw: bytes, field: str
+) -> None:
+    connection, secret = crm
+    before = table_counts()
+    assert_problem(webhook_post(connection.pk, secret, raw), 400, fields=[field])
+    assert table_counts() == before
+
+
+def test_an_unknown_connection_is_404(db: None) -> None:
+    assert_problem(webhook_post(uuid.uuid4(), "whsec_x", _event()), 404)
+
+
+def test_the_webhook_needs_no_session_or_csrf(org: Org, crm: tuple[CrmConnection, str]) -> None:
+    connection, secret = crm
+    raw = b'{"event_id": "csrf", "activities": []}'
+    now = int(time.time())
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(org.anna)  # a session cookie must not change anything
+    response = client.post(
+        f"/api/v1/performance/webhooks/{connection.pk}",
+        raw,
+        content_type="application/json",
+        HTTP_X_ENERGYTRACK_TIMESTAMP=str(now),
+        HTTP_X_ENERGYTRACK_SIGNATURE=signature(secret, now, raw),
+    )
+    assert response.status_code == 202, response.content
+
+
+def test_a_dead_broker_never_fails_the_delivery_and_the_sweeper_repairs_it(
+    org: Org,
+    crm: tuple[CrmConnection, str],
+    monkeypatch: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    connection, secret = crm
+
+    def broker_down(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr("apps.core.tasks.app.send_task", broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = webhook_post(connection.pk, secret, _event())
+    assert response.status_code == 202
+    event = WebhookEvent.objects.get()
+    assert event.status == "pending"
+
+    sent: list[tuple[str, Any]] = []
+    monkeypatch.setattr(
+        "apps.core.tasks.app.send_task", lambda name, args, **kw: sent.append((name, args))
+    )
+    assert services.performance_sweep()["webhook_connections"] == 0  # younger than a minute
+    with time_machine.travel(dt.datetime.now(tz=dt.UTC) + dt.timedelta(minutes=2)):
+        assert tasks.performance_sweep() == {"webhook_connections": 1, "import_jobs": 0}
+    assert sent == [("apps.performance.tasks.webhook_events_drain", (str(connection.pk),))]
+    tasks.webhook_events_drain(str(connection.pk))
+    event.refresh_from_db()
+    assert event.status == "processed"
+
+
+def test_rotation_replaces_the_secret_with_an_optional_grace_period(
+    org: Org, crm: tuple[CrmConnection, str]
+) -> None:
+    connection, old = crm
+    admin = client_for(org.admin)
+    rotate = f"/api/v1/performance/crm-connections/{connection.pk}/rotate"
+    graced = admin.post(rotate, {"keep_previous_minutes": 10}).json()
+    new = graced["secret"]
+    assert new != old and graced["previous_secret_expires_at"]
+    assert webhook_post(connection.pk, old, _event("a")).status_code == 202
+    assert webhook_post(connection.pk, new, _event("b")).status_code == 202
+    with time_machine.travel(dt.datetime.now(tz=dt.UTC) + dt.timedelta(minutes=11)):
+        assert_problem(webhook_post(connection.pk, old, _event("c")), 401)
+    newest = admin.post(rotate, {}).json()["secret"]
+    assert_problem(webhook_post(connection.pk, new, _event("d")), 401)
+    assert webhook_post(connection.pk, newest, _event("e")).status_code == 202
+    assert_problem(admin.post(rotate, {"keep_previous_minutes": 5000}), 400)
+
+
+def test_a_deleted_connection_stops_accepting(org: Org, crm: tuple[CrmConnection, str]) -> None:
+    connection, secret = crm
+    webhook_post(connection.pk, secret, _event())
+    admin = client_for(org.admin)
+    assert admin.delete(f"/api/v1/performance/crm-connections/{connection.pk}").status_code == 204
+    assert not WebhookEvent.objects.exists()
+    assert_problem(webhook_post(connection.pk, secret, _event("later")), 404)
+
+
+def test_a_stale_secrets_cache_in_another_process_cannot_outlive_a_rotation(
+    org: Org, crm: tuple[CrmConnection, str]
+) -> None:
+    """Each process caches the secrets for a minute; the insert re-checks the secret version,
+    so a rotation or a deletion still takes effect at once everywhere."""
+    connection, old = crm
+    assert webhook_post(connection.pk, old, _event("warm")).status_code == 202
+    stale = services._SECRETS_CACHE[connection.pk]
+    _rotated, new = services.crm_connection_rotate(connection=connection)
+    services._SECRETS_CACHE[connection.pk] = stale  # as another worker still holds it
+    assert_problem(webhook_post(connection.pk, old, _event("old-secret")), 401)
+    assert not WebhookEvent.objects.filter(event_id="old-secret").exists()
+    services._SECRETS_CACHE[connection.pk] = stale
+    assert webhook_post(connection.pk, new, _event("new-secret")).status_code == 202
+
+    stale = services._SECRETS_CACHE[connection.pk]
+    CrmConnection.objects.filter(pk=connection.pk).delete()
+    services._SECRETS_CACHE[connection.pk] = stale
+    assert_problem(webhook_post(connection.pk, new, _event("gone")), 404)
+
+
+def test_the_sweeper_forgets_deliveries_after_a_week(
+    org: Org, crm: tuple[CrmConnection, str]
+) -> None:
+    connection, secret = crm
+    webhook_post(connection.pk, secret, _event("old"))
+    webhook_post(connection.pk, secret, _event("pending-one"))
+    tasks.webhook_events_drain(str(connection.pk))
+    webhook_post(connection.pk, secret, _event("still-pending"))
+    WebhookEvent.objects.filter(event_id="old").update(
+        processed_at=dt.datetime.now(tz=dt.UTC) - dt.timedelta(days=8)
+    )
+    services.performance_sweep()
+    assert set(WebhookEvent.objects.values_list("event_id", flat=True)) == {
+        "pending-one",
+        "still-pending",
+    }
