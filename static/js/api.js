@@ -1,0 +1,94 @@
+// The one way the app talks to the API: same-origin session cookie, CSRF header on writes,
+// problem+json errors turned into ApiError. GETs go through the service worker, which answers
+// from its cache when the network is gone (and says so with X-ET-Cached-At).
+const BASE = "/api/v1";
+let csrfToken = null;
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    super((body && body.detail) || `HTTP ${status}`);
+    this.status = status;
+    this.body = body || {};
+    this.errors = (body && body.errors) || {};
+  }
+}
+
+export class OfflineError extends Error {
+  constructor() {
+    super("offline");
+    this.offline = true;
+  }
+}
+
+export async function csrf(force = false) {
+  if (!csrfToken || force) {
+    let response;
+    try {
+      response = await fetch(`${BASE}/auth/csrf`, { credentials: "same-origin", cache: "no-store" });
+    } catch {
+      throw new OfflineError();
+    }
+    if (!response.ok) throw new ApiError(response.status, null);
+    csrfToken = (await response.json()).csrf_token;
+  }
+  return csrfToken;
+}
+
+export function forgetCsrf() {
+  csrfToken = null;
+}
+
+// navigator.onLine only knows about the network interface; a failed request tells the truth.
+export const network = { reachable: true };
+
+window.addEventListener("online", () => reachable(true));
+window.addEventListener("offline", () => reachable(false));
+
+export function isOffline() {
+  return !navigator.onLine || !network.reachable;
+}
+
+export function reachable(value) {
+  if (network.reachable === value) return;
+  network.reachable = value;
+  window.dispatchEvent(new CustomEvent("et:network"));
+}
+
+export async function request(path, { method = "GET", body, retried = false } = {}) {
+  const headers = { Accept: "application/json" };
+  if (method !== "GET") headers["X-CSRFToken"] = await csrf();
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  let response;
+  try {
+    response = await fetch(BASE + path, {
+      method,
+      headers,
+      credentials: "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    reachable(false);
+    throw new OfflineError();
+  }
+  const data = response.status === 204 ? null : await response.json().catch(() => null);
+  if (response.status === 503 && data && data.offline) {
+    reachable(false);
+    throw new OfflineError();
+  }
+  // An answer served from the service worker's cache means the network failed just now.
+  reachable(!response.headers.get("X-ET-Cached-At"));
+  if (response.status === 204) return { data: null, cachedAt: null };
+  if (!response.ok) {
+    if (response.status === 403 && !retried && method !== "GET" && data && String(data.detail || "").startsWith("CSRF")) {
+      await csrf(true);
+      return request(path, { method, body, retried: true });
+    }
+    if (response.status === 401) window.dispatchEvent(new CustomEvent("et:unauthorized"));
+    throw new ApiError(response.status, data);
+  }
+  return { data, cachedAt: response.headers.get("X-ET-Cached-At") };
+}
+
+export async function api(path, options) {
+  return (await request(path, options)).data;
+}

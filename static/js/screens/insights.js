@@ -1,0 +1,128 @@
+// Insights: private findings with their evidence in plain words, feedback, and progress.
+import { h, replace, toast } from "../dom.js";
+import { t, fmtNumber, fmtDate } from "../i18n.js";
+import { request, api, OfflineError } from "../api.js";
+import { dayToDate } from "../dates.js";
+import { queue } from "../sync.js";
+
+function evidence(insight) {
+  const e = insight.evidence;
+  const [low, high] = e.difference_interval.map(Math.abs).sort((a, b) => a - b);
+  const lines = [
+    t("insights.evidence.days", { high: e.days_high, low: e.days_low }),
+    t("insights.evidence.means", { high: fmtNumber(e.mean_high, 2), low: fmtNumber(e.mean_low, 2) }),
+    t("insights.evidence.interval", { low: fmtNumber(low, 2), high: fmtNumber(high, 2), direction: t(`insights.direction.${insight.direction}`) }),
+    t("insights.evidence.chance"),
+  ];
+  return h("ul", { class: "evidence" }, lines.map((line) => h("li", null, line)));
+}
+
+function feedbackButtons(insight, onChange) {
+  const make = (value) =>
+    h(
+      "button",
+      {
+        type: "button",
+        class: "button small",
+        "aria-pressed": insight.feedback === value ? "true" : "false",
+        onclick: async () => {
+          insight.feedback = value;
+          // Queued like any write: works offline, sent once the connection is back.
+          await queue({ op: "post", url: `/api/v1/insights/${insight.id}/feedback`, body: { feedback: value } });
+          toast(t("insights.feedback.thanks"));
+          onChange();
+        },
+      },
+      t(`insights.feedback.${value}`),
+    );
+  return h("div", { class: "actions", role: "group", "aria-label": t("insights.feedback.label") }, make("helpful"), make("not_helpful"));
+}
+
+export async function render(main) {
+  const list = h("div", null, h("p", { class: "muted" }, t("common.loading")));
+  const progressHost = h("div");
+  replace(
+    main,
+    h("h1", null, t("screen.insights")),
+    h("p", { class: "hint" }, t("insights.private")),
+    list,
+    h("section", { class: "card", "aria-labelledby": "progress-title" }, h("h2", { id: "progress-title" }, t("insights.progress.title")), progressHost),
+  );
+
+  let data;
+  try {
+    data = (await request("/insights/")).data;
+  } catch (error) {
+    replace(list, h("p", { class: "muted" }, error instanceof OfflineError ? t("insights.offline") : t("error.generic")));
+    replace(progressHost);
+    return;
+  }
+
+  function draw() {
+    const visible = data.insights.filter((insight) => insight.status !== "dismissed");
+    if (!visible.length) {
+      replace(list, h("section", { class: "card" }, h("h2", null, t("insights.none.title")), h("p", null, t("insights.none.body"))));
+    } else {
+      replace(
+        list,
+        h(
+          "ul",
+          { class: "insight-list" },
+          visible.map((insight) =>
+            h(
+              "li",
+              null,
+              h(
+                "article",
+                { class: "card insight", "aria-labelledby": `insight-${insight.id}` },
+                h("h2", { id: `insight-${insight.id}`, class: "insight-message" }, insight.message),
+                h("p", { class: "muted" }, t("insights.found", { date: fmtDate(dayToDate(insight.computed_on), { day: "numeric", month: "long" }) }), insight.status === "new" ? h("span", { class: "badge badge-new" }, t("insights.new")) : null),
+                h("details", null, h("summary", null, t("insights.evidence.title")), evidence(insight)),
+                feedbackButtons(insight, draw),
+                h(
+                  "button",
+                  {
+                    type: "button",
+                    class: "button small link",
+                    onclick: async () => {
+                      insight.status = "dismissed";
+                      await queue({ op: "post", url: `/api/v1/insights/${insight.id}/status`, body: { status: "dismissed" } });
+                      draw();
+                      main.querySelector("h1").focus();
+                    },
+                  },
+                  t("insights.dismiss"),
+                ),
+              ),
+            ),
+          ),
+        ),
+      );
+    }
+    const progress = data.progress || [];
+    replace(
+      progressHost,
+      progress.length
+        ? h(
+            "ul",
+            { class: "progress-list" },
+            progress.map((row, index) =>
+              h(
+                "li",
+                null,
+                h("p", { id: `progress-${index}` }, row.message),
+                h("progress", { max: row.days_logged + row.days_needed, value: row.days_logged, "aria-labelledby": `progress-${index}` }),
+                h("p", { class: "muted" }, t("insights.progress.more", { count: row.days_needed })),
+              ),
+            ),
+          )
+        : h("p", { class: "muted" }, t("insights.progress.none")),
+    );
+  }
+  draw();
+
+  // Seen now: mark new insights read (fire and forget; the next visit retries if offline).
+  for (const insight of data.insights.filter((i) => i.status === "new")) {
+    api(`/insights/${insight.id}/status`, { method: "POST", body: { status: "read" } }).catch(() => null);
+  }
+}

@@ -1,0 +1,251 @@
+// Sharing & privacy: who sees what (nobody by default), consent per category, export, erasure.
+import { h, replace, field, segmented, showErrors, toast, nextId } from "../dom.js";
+import { t, fmtDate } from "../i18n.js";
+import { api, ApiError, OfflineError } from "../api.js";
+import { session, loadConsents, setConsent, accountDeleted } from "../session.js";
+
+const CATEGORIES = ["energy", "sleep", "food", "exercise", "alcohol", "activities"];
+
+function errorText(error) {
+  return error instanceof OfflineError ? t("error.offline.action") : error.message || t("error.generic");
+}
+
+function confirmWithdraw(category) {
+  return new Promise((resolve) => {
+    const titleId = nextId("dlg");
+    const form = h("form", null,
+      h("p", null, t("privacy.withdraw.body", { category: t(`category.${category}`) })),
+      segmented("keep", t("privacy.withdraw.existing"), [["keep", t("privacy.withdraw.keep")], ["delete", t("privacy.withdraw.delete")]], "keep"),
+      h("div", { class: "actions" },
+        h("button", { type: "button", class: "button", onclick: () => dialog.close() }, t("form.cancel")),
+        h("button", { type: "submit", class: "button primary" }, t("privacy.withdraw.confirm"))),
+    );
+    const dialog = h("dialog", { class: "sheet", "aria-labelledby": titleId }, h("h2", { id: titleId }, t("privacy.withdraw.title", { category: t(`category.${category}`) })), form);
+    let answer = null;
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      answer = { delete_entries: form.querySelector('input[name="keep"]:checked').value === "delete" };
+      dialog.close();
+    });
+    const opener = document.activeElement;
+    dialog.addEventListener("close", () => {
+      dialog.remove();
+      if (opener && opener.isConnected) opener.focus();
+      resolve(answer);
+    });
+    document.body.append(dialog);
+    dialog.showModal();
+  });
+}
+
+export async function render(main) {
+  const consentHost = h("div", null, h("p", { class: "muted" }, t("common.loading")));
+  const exportStatus = h("p", { class: "hint", role: "status" });
+  const zipHost = h("div");
+  let zipTimer = null;
+  const password = h("input", { type: "password", name: "password", autocomplete: "current-password", required: true });
+  const deleteForm = h("form", { class: "delete-form" },
+    // Lets password managers know whose password this is.
+    h("input", { type: "email", name: "username", autocomplete: "username", value: session.me.email, hidden: true, readonly: true, tabindex: "-1", "aria-hidden": "true" }),
+    field(t("privacy.delete.password"), password),
+    h("div", { class: "check" }, h("input", { type: "checkbox", id: "delete-understand", name: "understand", required: true }), h("label", { for: "delete-understand" }, t("privacy.delete.understand"))),
+    h("div", { class: "actions" }, h("button", { type: "submit", class: "button danger" }, t("privacy.delete.button"))),
+  );
+
+  const whoHost = h("div", null, h("p", { class: "big" }, t("privacy.who.nobody")));
+  replace(
+    main,
+    h("h1", null, t("screen.privacy")),
+    h("section", { class: "card", "aria-labelledby": "who-title" },
+      h("h2", { id: "who-title", tabindex: "-1" }, t("privacy.who.title")),
+      whoHost,
+      h("ul", { class: "plain-list" },
+        h("li", null, t("privacy.who.you")),
+        h("li", null, t("privacy.who.employer")),
+        h("li", null, t("privacy.who.coach")),
+      ),
+    ),
+    h("section", { class: "card", "aria-labelledby": "consent-title" },
+      h("h2", { id: "consent-title" }, t("privacy.consent.title")),
+      h("p", { class: "hint" }, t("privacy.consent.intro")),
+      consentHost,
+    ),
+    h("section", { class: "card", "aria-labelledby": "export-title" },
+      h("h2", { id: "export-title" }, t("privacy.export.title")),
+      h("p", null, t("privacy.export.body")),
+      h("div", { class: "actions start" },
+        h("button", { type: "button", class: "button", onclick: exportData }, t("privacy.export.button")),
+        h("button", { type: "button", class: "button", onclick: exportZip }, t("privacy.export.zip")),
+      ),
+      exportStatus,
+      zipHost,
+    ),
+    h("section", { class: "card danger-zone", "aria-labelledby": "delete-title" },
+      h("h2", { id: "delete-title" }, t("privacy.delete.title")),
+      h("p", null, t("privacy.delete.body")),
+      deleteForm,
+    ),
+  );
+
+  async function exportData() {
+    exportStatus.textContent = t("privacy.export.working");
+    try {
+      const data = await api("/privacy/export");
+      const blob = new Blob([JSON.stringify(data, null, 2)], { type: "application/json" });
+      const url = URL.createObjectURL(blob);
+      const link = h("a", { href: url, download: `energytrack-export-${new Date().toISOString().slice(0, 10)}.json`, hidden: true });
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10000);
+      exportStatus.textContent = t("privacy.export.done");
+    } catch (error) {
+      exportStatus.textContent = errorText(error);
+    }
+  }
+
+  // The full export (JSON + a CSV per kind) is built in the background; the link is signed and
+  // valid for a day.
+  async function exportZip() {
+    exportStatus.textContent = t("privacy.export.zip.working");
+    replace(zipHost);
+    try {
+      let job = await api("/privacy/exports", { method: "POST" });
+      const started = Date.now();
+      const check = async () => {
+        if (!main.isConnected) return;
+        job = await api(`/privacy/exports/${job.id}`);
+        if (job.status === "ready" && job.download_url) {
+          exportStatus.textContent = t("privacy.export.zip.ready");
+          replace(zipHost, h("a", { class: "button primary", href: new URL(job.download_url).pathname, download: "" }, t("privacy.export.zip.download")));
+        } else if (job.status === "failed") {
+          exportStatus.textContent = t("error.generic");
+        } else if (Date.now() - started < 5 * 60 * 1000) {
+          zipTimer = setTimeout(() => check().catch((error) => { exportStatus.textContent = errorText(error); }), 2000);
+        } else {
+          exportStatus.textContent = t("privacy.export.zip.slow");
+        }
+      };
+      await check();
+    } catch (error) {
+      exportStatus.textContent = errorText(error);
+    }
+  }
+
+  deleteForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      await api("/privacy/account/delete", { method: "POST", body: { password: password.value } });
+    } catch (error) {
+      if (error instanceof ApiError && Object.keys(error.errors).length) showErrors(deleteForm, error.errors);
+      else showErrors(deleteForm, { password: [errorText(error)] });
+      return;
+    }
+    await accountDeleted();
+    toast(t("privacy.delete.done"));
+    location.assign("/app/login");
+  });
+
+  async function drawConsents() {
+    let rows = session.consentRows;
+    try {
+      await loadConsents({ fresh: true });
+      rows = session.consentRows;
+    } catch (error) {
+      replace(consentHost, h("p", { class: "muted" }, errorText(error)));
+      return;
+    }
+    if (!rows) {
+      replace(consentHost, h("p", { class: "muted" }, t("privacy.consent.offline")));
+      return;
+    }
+    const byCategory = Object.fromEntries(rows.map((row) => [row.category, row]));
+    replace(
+      consentHost,
+      h("ul", { class: "consent-list" },
+        CATEGORIES.filter((c) => byCategory[c]).map((category) => {
+          const row = byCategory[category];
+          const labelId = `consent-${category}`;
+          const explainId = `consent-${category}-explain`;
+          const toggle = h("button", {
+            type: "button",
+            class: "switch",
+            role: "switch",
+            "aria-checked": row.granted ? "true" : "false",
+            "aria-labelledby": labelId,
+            "aria-describedby": explainId,
+          }, h("span", { class: "switch-state", "aria-hidden": "true" }, row.granted ? t("privacy.consent.on") : t("privacy.consent.off")));
+          toggle.addEventListener("click", async () => {
+            try {
+              if (row.granted) {
+                const answer = await confirmWithdraw(category);
+                if (!answer) return;
+                const result = await api(`/privacy/consents/${category}/withdraw`, { method: "POST", body: answer });
+                toast(answer.delete_entries ? t("privacy.withdraw.deleted", { count: result.entries_deleted }) : t("privacy.withdraw.kept"));
+              } else {
+                await api(`/privacy/consents/${category}/grant`, { method: "POST" });
+                toast(t("privacy.consent.granted", { category: t(`category.${category}`) }));
+              }
+              setConsent(category, !row.granted);
+              await drawConsents();
+              consentHost.querySelector(`[aria-labelledby="${labelId}"]`)?.focus();
+            } catch (error) {
+              toast(errorText(error), { kind: "error" });
+            }
+          });
+          return h("li", { class: "consent" },
+            h("div", { class: "consent-text" },
+              h("span", { class: "consent-label", id: labelId }, t(`category.${category}`)),
+              h("span", { class: "hint", id: explainId }, t(`category.${category}.explain`)),
+            ),
+            toggle,
+          );
+        }),
+      ),
+    );
+  }
+  // Coaching shares: who else sees what (a summary the rep approved, never raw entries).
+  async function drawShares() {
+    let grants = [];
+    try {
+      grants = (await api("/coaching/grants")).filter((g) => g.status === "active" || g.status === "pending");
+    } catch (error) {
+      if (!(error instanceof OfflineError) && !(error instanceof ApiError && error.status === 404)) console.warn(error);
+      return; // keep the plain statement; offline it cannot be checked
+    }
+    if (!grants.length) {
+      replace(whoHost, h("p", { class: "big" }, t("privacy.who.nobody")), h("p", null, t("privacy.who.noshares")));
+      return;
+    }
+    replace(
+      whoHost,
+      h("p", { class: "big" }, t("privacy.who.shared", { count: grants.length })),
+      h("ul", { class: "share-list" },
+        grants.map((grant) =>
+          h("li", { class: "share" },
+            h("p", null, h("strong", null, grant.coach_name || grant.coach_email), " · ", t(`privacy.share.status.${grant.status}`)),
+            h("p", { class: "hint" }, t("privacy.share.what", { scopes: grant.scopes.map((scope) => t(`privacy.scope.${scope}`)).join(", ") })),
+            h("p", { class: "hint" }, t("privacy.share.until", { date: fmtDate(new Date(grant.expires_at), { day: "numeric", month: "long", year: "numeric" }) })),
+            h("button", {
+              type: "button",
+              class: "button small danger",
+              onclick: async () => {
+                try {
+                  await api(`/coaching/grants/${grant.id}/revoke`, { method: "POST" });
+                  toast(t("privacy.share.revoked"));
+                  await drawShares();
+                  main.querySelector("#who-title").focus?.();
+                } catch (error) {
+                  toast(errorText(error), { kind: "error" });
+                }
+              },
+            }, t("privacy.share.revoke")),
+          ),
+        ),
+      ),
+    );
+  }
+  drawConsents();
+  drawShares();
+  return () => clearTimeout(zipTimer);
+}

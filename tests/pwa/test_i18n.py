@@ -1,0 +1,73 @@
+"""Dutch and English: the same keys, the same placeholders, and every key the code uses."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+STATIC = Path(__file__).resolve().parents[2] / "static"
+LOCALES = STATIC / "js" / "locales"
+ENTRY = re.compile(r'^\s*"(?P<key>[a-z0-9_.-]+)":\s*(?P<value>.+?),?\s*$')
+PLACEHOLDER = re.compile(r"\{(\w+)\}")
+# t("a.b") and t(`a.${x}`) calls in the app's code.
+STATIC_KEY = re.compile(r"""\bt\(\s*"([a-z0-9_.-]+)\"""")
+TEMPLATE_KEY = re.compile(r"\bt\(\s*`([a-z0-9_.-]*)\$\{")
+
+
+def load(language: str) -> dict[str, str]:
+    entries: dict[str, str] = {}
+    for line in (LOCALES / f"{language}.js").read_text(encoding="utf-8").splitlines():
+        match = ENTRY.match(line)
+        if match:
+            assert match["key"] not in entries, f"{language}: duplicate key {match['key']}"
+            entries[match["key"]] = match["value"]
+    return entries
+
+
+def all_keys() -> set[str]:
+    return set(load("en")) | set(load("nl"))
+
+
+def code_files() -> list[Path]:
+    return [p for p in (STATIC / "js").rglob("*.js") if "locales" not in p.parts]
+
+
+def test_dictionaries_are_not_empty() -> None:
+    assert len(load("en")) > 300
+    assert len(load("nl")) > 300
+
+
+def test_both_languages_have_every_key() -> None:
+    en, nl = load("en"), load("nl")
+    assert sorted(set(en) - set(nl)) == [], "missing in nl.js"
+    assert sorted(set(nl) - set(en)) == [], "missing in en.js"
+
+
+def test_placeholders_and_plural_forms_match() -> None:
+    en, nl = load("en"), load("nl")
+    mismatched = [
+        key
+        for key in sorted(set(en) & set(nl))
+        if set(PLACEHOLDER.findall(en[key])) != set(PLACEHOLDER.findall(nl[key]))
+        or en[key].startswith("{ one:") != nl[key].startswith("{ one:")
+    ]
+    assert mismatched == []
+
+
+def test_every_key_used_in_the_code_exists() -> None:
+    keys = all_keys()
+    used: set[str] = set()
+    prefixes: set[str] = set()
+    for path in code_files():
+        source = path.read_text(encoding="utf-8")
+        used.update(STATIC_KEY.findall(source))
+        prefixes.update(TEMPLATE_KEY.findall(source))
+    assert sorted(used - keys) == []
+    for prefix in prefixes:
+        assert any(key.startswith(prefix) for key in keys), f"no key starts with {prefix}"
+
+
+def test_dutch_is_actually_dutch() -> None:
+    en, nl = load("en"), load("nl")
+    same = [k for k in en if en[k] == nl[k] and not k.startswith("push.") and len(en[k]) > 20]
+    assert same == [], "untranslated strings"
