@@ -60,3 +60,23 @@ def problem(
     if extra:
         body.update(extra)
     return body
+
+
+def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's nested error detail as ``{"field.sub": [messages]}``: the ``errors`` of a problem
+    body, and of each rejected batch item or imported row."""
+    out: dict[str, list[str]] = {}
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            for sub_key, messages in flatten_errors(value, name).items():
+                out.setdefault(sub_key, []).extend(messages)
+    elif isinstance(detail, list) and any(isinstance(item, dict | list) for item in detail):
+        for index, item in enumerate(detail):
+            name = f"{prefix}.{index}" if prefix else str(index)
+            for sub_key, messages in flatten_errors(item, name).items():
+                out.setdefault(sub_key, []).extend(messages)
+    else:
+        messages = detail if isinstance(detail, list) else [detail]
+        out[prefix or "non_field_errors"] = [str(message) for message in messages]
+    return out

@@ -17,36 +17,13 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from apps.core.errors import ApplicationError, problem
+from apps.core.errors import ApplicationError, flatten_errors, problem
 
 
 class PayloadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The request body is larger than this endpoint accepts."
     default_code = "payload_too_large"
-
-
-def _flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
-    """Turn DRF's nested error detail into ``{"field.sub": [messages]}``."""
-    out: dict[str, list[str]] = {}
-    if isinstance(detail, dict):
-        for key, value in detail.items():
-            name = f"{prefix}.{key}" if prefix else str(key)
-            if key == "non_field_errors" and not prefix:
-                name = "non_field_errors"
-            for sub_key, messages in _flatten(value, name).items():
-                out.setdefault(sub_key, []).extend(messages)
-    elif isinstance(detail, list):
-        if all(not isinstance(item, dict | list) for item in detail):
-            out[prefix or "non_field_errors"] = [str(item) for item in detail]
-        else:
-            for index, item in enumerate(detail):
-                name = f"{prefix}.{index}" if prefix else str(index)
-                for sub_key, messages in _flatten(item, name).items():
-                    out.setdefault(sub_key, []).extend(messages)
-    else:
-        out[prefix or "non_field_errors"] = [str(detail)]
-    return out
 
 
 def _summary(errors: dict[str, list[str]]) -> str:
@@ -79,7 +56,7 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
 
     code = exc.get_codes() if not isinstance(exc, exceptions.ValidationError) else "invalid"
     if isinstance(exc, exceptions.ValidationError):
-        errors = _flatten(exc.detail)
+        errors = flatten_errors(exc.detail)
         detail = _summary(errors) if errors else "The request is invalid."
         code_slug = "validation-error"
     else:

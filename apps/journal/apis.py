@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.selectors import request_user as me
+from apps.core.errors import flatten_errors
 from apps.core.throttles import WriteThrottle
 from apps.core.time import calendar_date
 from apps.journal import selectors, services
@@ -34,7 +35,6 @@ from apps.journal.serializers import (
     DayViewQuerySerializer,
     EntryPageSerializer,
     UpsertResultSerializer,
-    flat_errors,
 )
 
 KIND_PARAM = OpenApiParameter(
@@ -205,7 +205,7 @@ class BatchApi(APIView):
 
 
 def _rejected(index: int, raw: dict[str, Any], errors: Any) -> dict[str, Any]:
-    flat = flat_errors(errors)
+    flat = flatten_errors(errors)
     first = next(iter(flat.items()))
     return {
         "index": index,

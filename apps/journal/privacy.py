@@ -9,10 +9,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from apps.core.errors import ApplicationError
+from apps.core.errors import ApplicationError, flatten_errors
 from apps.journal.models import ENTRY_MODELS
 from apps.journal.selectors import OUTPUT_FIELDS, entry_to_dict
-from apps.journal.serializers import INPUT_SERIALIZERS, flat_errors
+from apps.journal.serializers import INPUT_SERIALIZERS
 from apps.journal.services import KIND_FIELDS, EntryInput, entries_import
 from apps.privacy.registry import PrivacyHandler, register
 
@@ -60,7 +60,7 @@ def import_user(user: Any, section: dict[str, Any]) -> int:
                 fields.pop("duration_minutes", None)  # derived from the two times again
             serializer = INPUT_SERIALIZERS[kind](data=fields)
             if not serializer.is_valid():
-                errors = flat_errors(serializer.errors, f"journal.{kind}")
+                errors = flatten_errors(serializer.errors, f"journal.{kind}")
                 raise ApplicationError(
                     f"Journal entry {position} ({kind}) cannot be imported.", errors=errors
                 )

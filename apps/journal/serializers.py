@@ -85,28 +85,6 @@ def standard_drinks_field(**kwargs: Any) -> serializers.DecimalField:
     )
 
 
-def flat_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
-    """DRF's nested errors as ``{"field.sub": [messages]}``, like a problem body's errors
-    (per batch item and per imported row, where no exception handler flattens them)."""
-    if isinstance(detail, dict):
-        out: dict[str, list[str]] = {}
-        for key, value in detail.items():
-            for name, messages in flat_errors(
-                value, f"{prefix}.{key}" if prefix else str(key)
-            ).items():
-                out.setdefault(name, []).extend(messages)
-        return out
-    if isinstance(detail, list) and any(isinstance(m, dict | list) for m in detail):
-        out = {}
-        for position, value in enumerate(detail):
-            name = f"{prefix}.{position}" if prefix else str(position)
-            for sub, messages in flat_errors(value, name).items():
-                out.setdefault(sub, []).extend(messages)
-        return out
-    messages = detail if isinstance(detail, list) else [detail]
-    return {prefix or "non_field_errors": [str(m) for m in messages]}
-
-
 class EntryBaseSerializer(StrictSerializer):
     occurred_at = AwareDateTimeField(
         help_text="When it happened (for sleep: the wake time), with a UTC offset."

@@ -17,7 +17,7 @@ import logging
 import secrets
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -252,22 +252,33 @@ def call_stats_upsert(
             if clash is not None:
                 raise _day_clash(day, clash)
         days = {entry.local_date, day}
-        for name, value in values.items():
-            setattr(entry, name, value)
-        entry.client_updated_at = client_updated_at
-        entry.request_hash = request_hash
-        entry.last_result = "updated"
-        entry.save(
-            update_fields=[
-                *CALL_VALUE_FIELDS,
-                "client_updated_at",
-                "request_hash",
-                "last_result",
-                "updated_at",
-            ]
-        )
+        _apply_update(entry, values, CALL_VALUE_FIELDS, client_updated_at, request_hash)
         _after_change(user.pk, days)
     return UpsertOutcome("updated", 200, entry)
+
+
+def _apply_update(
+    entry: Any,
+    values: dict[str, Any],
+    value_fields: Sequence[str],
+    client_updated_at: dt.datetime,
+    request_hash: str,
+) -> None:
+    """Write an accepted edit of a manual entry, with its last-write-wins bookkeeping."""
+    for name, value in values.items():
+        setattr(entry, name, value)
+    entry.client_updated_at = client_updated_at
+    entry.request_hash = request_hash
+    entry.last_result = "updated"
+    entry.save(
+        update_fields=[
+            *value_fields,
+            "client_updated_at",
+            "request_hash",
+            "last_result",
+            "updated_at",
+        ]
+    )
 
 
 def meeting_upsert(
@@ -306,20 +317,7 @@ def meeting_upsert(
         if decided is not None:
             return decided
         days = {entry.local_date, prepared["local_date"]}
-        for name, value in prepared.items():
-            setattr(entry, name, value)
-        entry.client_updated_at = client_updated_at
-        entry.request_hash = request_hash
-        entry.last_result = "updated"
-        entry.save(
-            update_fields=[
-                *MEETING_VALUE_FIELDS,
-                "client_updated_at",
-                "request_hash",
-                "last_result",
-                "updated_at",
-            ]
-        )
+        _apply_update(entry, prepared, MEETING_VALUE_FIELDS, client_updated_at, request_hash)
         _after_change(user.pk, days)
     return UpsertOutcome("updated", 200, entry)
 
