@@ -65,6 +65,29 @@ class DayFeature(models.Model):
         return f"features {self.user_id} {self.local_date}"
 
 
+class StaleDay(models.Model):
+    """A day whose features must be recomputed.
+
+    Written by the journal and the sales data in the same transaction as the change itself, so
+    no change can be committed without its recomputation being due (a broker message sent after
+    commit can be lost). A periodic task drains the rows; a row re-marked while its day was being
+    recomputed keeps its newer ``marked_at`` and survives the drain.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    local_date = models.DateField()
+    marked_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "local_date"], name="uniq_stale_day")
+        ]
+        indexes = [models.Index(fields=["marked_at"], name="stale_day_marked")]
+
+    def __str__(self) -> str:
+        return f"stale {self.user_id} {self.local_date}"
+
+
 class Insight(BaseModel):
     class Status(models.TextChoices):
         NEW = "new"

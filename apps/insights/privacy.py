@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from apps.insights.models import FEATURE_COLUMNS, DayFeature, Insight, InsightProgress
+from apps.insights.models import FEATURE_COLUMNS, DayFeature, Insight, InsightProgress, StaleDay
 from apps.privacy.registry import PrivacyHandler, register
 
 
@@ -41,6 +41,12 @@ def export_user(user: Any) -> dict[str, Any]:
                 "construct", "outcome", "days_logged", "days_needed"
             )
         ),
+        # Days whose features are waiting to be recomputed (emptied within a minute).
+        "stale_days": list(
+            StaleDay.objects.filter(user=user)
+            .order_by("local_date")
+            .values_list("local_date", flat=True)
+        ),
     }
 
 
@@ -49,6 +55,7 @@ def erase_user(user: Any) -> int:
         DayFeature.objects.filter(user=user).delete()[0]
         + Insight.objects.filter(user=user).delete()[0]
         + InsightProgress.objects.filter(user=user).delete()[0]
+        + StaleDay.objects.filter(user=user).delete()[0]
     )
 
 
@@ -94,7 +101,7 @@ def import_user(user: Any, section: dict[str, Any]) -> int:
 register(
     PrivacyHandler(
         app_label="insights",
-        models=(DayFeature, Insight, InsightProgress),
+        models=(DayFeature, Insight, InsightProgress, StaleDay),
         export_user=export_user,
         erase_user=erase_user,
         import_user=import_user,

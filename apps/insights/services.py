@@ -13,24 +13,28 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.accounts.models import User
-from apps.core.tasks import send_task_safely
 from apps.core.time import local_date
 from apps.insights import engine
 from apps.insights.features import merge_day, to_arrays
 from apps.insights.messages import message_params
-from apps.insights.models import FEATURE_COLUMNS, DayFeature, Insight, InsightProgress
+from apps.insights.models import (
+    FEATURE_COLUMNS,
+    DayFeature,
+    Insight,
+    InsightProgress,
+    StaleDay,
+)
 from apps.journal.aggregates import daily_journal_aggregates
 from apps.notifications.services import notify_new_insights_bulk
 
 logger = logging.getLogger(__name__)
 
 HISTORY_DAYS = 365
-REFRESH_DEBOUNCE_SECONDS = 15
+STALE_BATCH = 1000
 ENGINE_BATCH = 500
 
 
@@ -91,26 +95,29 @@ def day_features_refresh(*, user_id: Any, dates: Iterable[dt.date]) -> int:
     return total
 
 
-def day_features_mark_dirty(*, user_id: str, dates: list[str]) -> bool:
-    """Debounce: collect the dirty days of a user and schedule one flush for all of them."""
-    key = f"features:dirty:{user_id}"
-    dirty = set(cache.get(key) or []) | set(dates)
-    cache.set(key, sorted(dirty), timeout=24 * 3600)
-    if cache.add(f"features:scheduled:{user_id}", 1, timeout=REFRESH_DEBOUNCE_SECONDS):
-        return send_task_safely(
-            "apps.insights.tasks.day_features_flush",
-            user_id,
-            countdown=REFRESH_DEBOUNCE_SECONDS,
-        )
-    return False
+def stale_days_refresh(*, limit: int = STALE_BATCH) -> int:
+    """Recompute the oldest marked days (up to ``limit``); the number of days done.
 
-
-def day_features_flush(*, user_id: str) -> int:
-    key = f"features:dirty:{user_id}"
-    dates = cache.get(key) or []
-    cache.delete(key)
-    cache.delete(f"features:scheduled:{user_id}")
-    return day_features_refresh(user_id=user_id, dates=[dt.date.fromisoformat(d) for d in dates])
+    Marks are read without a lock and deleted afterwards only if nobody re-marked them
+    meanwhile (same ``marked_at``): a change committed during the recomputation keeps its mark
+    and is picked up by the next run. Writers are never blocked by this job.
+    """
+    oldest_first = StaleDay.objects.order_by("marked_at")
+    marks = list(oldest_first.values_list("pk", "user_id", "local_date", "marked_at")[:limit])
+    by_user: dict[Any, list[dt.date]] = {}
+    for _pk, user_id, day, _marked in marks:
+        by_user.setdefault(user_id, []).append(day)
+    for user_id, days in by_user.items():
+        day_features_refresh(user_id=user_id, dates=days)
+    if marks:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "DELETE FROM insights_staleday AS s "
+                "USING unnest(%s::bigint[], %s::timestamptz[]) AS done(id, marked_at) "
+                "WHERE s.id = done.id AND s.marked_at = done.marked_at",
+                [[m[0] for m in marks], [m[3] for m in marks]],
+            )
+    return len(marks)
 
 
 def fingerprint(user_id: Any, finding: engine.Finding) -> str:

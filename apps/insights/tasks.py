@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
 from celery import shared_task
@@ -13,31 +14,32 @@ from apps.insights import services
 
 NIGHTLY_LOCAL_HOUR = 5
 FAN_OUT_CHUNK = 500
+STALE_RUN_SECONDS = 40
 
 
 @shared_task(
-    name="apps.insights.tasks.day_features_refresh",
-    acks_late=True,
-    soft_time_limit=60,
-    time_limit=90,
-)
-def day_features_refresh(user_id: str, dates: list[str]) -> bool:
-    """Sent by the journal after a change; debounced into one flush per user."""
-    return services.day_features_mark_dirty(user_id=user_id, dates=dates)
-
-
-@shared_task(
-    name="apps.insights.tasks.day_features_flush",
+    name="apps.insights.tasks.stale_days_refresh",
     acks_late=True,
     autoretry_for=(OperationalError,),
     retry_backoff=True,
     retry_jitter=True,
-    max_retries=5,
-    soft_time_limit=60,
-    time_limit=90,
+    max_retries=3,
+    soft_time_limit=50,
+    time_limit=60,
 )
-def day_features_flush(user_id: str) -> int:
-    return services.day_features_flush(user_id=user_id)
+def stale_days_refresh() -> int:
+    """Every 30 s (beat): recompute the days the journal and sales data marked stale.
+
+    Stops after ~40 s of work so runs do not pile up; the rest waits for the next run.
+    """
+    deadline = time.monotonic() + STALE_RUN_SECONDS
+    total = 0
+    while time.monotonic() < deadline:
+        done = services.stale_days_refresh()
+        total += done
+        if done < services.STALE_BATCH:
+            break
+    return total
 
 
 @shared_task(

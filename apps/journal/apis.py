@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import uuid
 from typing import Any
 from urllib.parse import urlencode
 
 from django.http import HttpResponse
 from django.utils import timezone
+from django.utils.http import parse_etags
 from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound, ValidationError
@@ -255,7 +257,22 @@ class DayViewApi(APIView):
         query.is_valid(raise_exception=True)
         date_from: dt.date = query.validated_data["date_from"]
         date_to: dt.date = query.validated_data["date_to"]
-        days = selectors.day_view(user=me(request), date_from=date_from, date_to=date_to)
+        user = me(request)
+        # The journal version names everything the view shows: a repeat read of an unchanged
+        # journal is one small query, then a 304 (the phone has it) or the cached JSON.
+        version = selectors.journal_version(user=user)
+        state = f"{user.pk}:{version}:{date_from}:{date_to}"
+        etag = f'"{hashlib.sha256(state.encode()).hexdigest()[:32]}"'
+        headers = {
+            "ETag": etag,
+            "Cache-Control": "private, no-cache",
+            "Vary": "Cookie, Authorization",
+        }
+        if etag in parse_etags(request.headers.get("If-None-Match", "")):
+            return HttpResponse(status=status.HTTP_304_NOT_MODIFIED, headers=headers)
+        days_json = selectors.day_view_json(
+            user=user, version=version, date_from=date_from, date_to=date_to
+        )
         span = (date_to - date_from).days + 1
         previous_to = date_from - dt.timedelta(days=1)
         previous = request.build_absolute_uri(
@@ -268,10 +285,13 @@ class DayViewApi(APIView):
                 }
             )
         )
-        payload = {
+        head = {
             "date_from": date_from.isoformat(),
             "date_to": date_to.isoformat(),
             "previous": previous,
-            "days": days,
         }
-        return HttpResponse(selectors.render_day_view(payload), content_type="application/json")
+        return HttpResponse(
+            selectors.render_day_view(head, days_json),
+            content_type="application/json",
+            headers=headers,
+        )

@@ -159,6 +159,24 @@ class ActivityEntry(JournalEntry):
         pass
 
 
+class JournalState(models.Model):
+    """One row per rep who ever wrote: the lock every journal write takes, and a version.
+
+    Every write transaction starts by bumping ``version`` (which takes this row's lock until
+    commit), so one rep's concurrent retries run one after the other; the version names the
+    state of the whole journal, so a cached day view is valid exactly while it is unchanged.
+    Holds nothing about the rep's life: erased with the account, not exported.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    version = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"journal state {self.user_id} v{self.version}"
+
+
 ENTRY_MODELS: dict[str, type[JournalEntry]] = {
     model.KIND: model
     for model in (SleepEntry, MealEntry, ExerciseEntry, AlcoholEntry, EnergyCheckin, ActivityEntry)

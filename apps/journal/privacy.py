@@ -10,7 +10,7 @@ import uuid
 from typing import Any
 
 from apps.core.errors import ApplicationError, flatten_errors
-from apps.journal.models import ENTRY_MODELS
+from apps.journal.models import ENTRY_MODELS, JournalState
 from apps.journal.selectors import OUTPUT_FIELDS, entry_to_dict
 from apps.journal.serializers import INPUT_SERIALIZERS
 from apps.journal.services import KIND_FIELDS, EntryInput, entries_import
@@ -21,24 +21,32 @@ _IMPORT_COMMON = ("occurred_at", "tz", "note", "client_updated_at")
 
 
 def export_user(user: Any) -> dict[str, Any]:
+    state = JournalState.objects.filter(user=user).values("version").first()
     return {
-        kind: [
-            entry_to_dict(kind, row)
-            for row in model.objects.filter(user=user)
-            .order_by("occurred_at")
-            .values(*OUTPUT_FIELDS, *KIND_FIELDS[kind])
-        ]
-        for kind, model in ENTRY_MODELS.items()
+        # Bookkeeping, exported because it is held: how many writes the journal has seen.
+        "state": {"version": state["version"] if state else 0},
+        **{
+            kind: [
+                entry_to_dict(kind, row)
+                for row in model.objects.filter(user=user)
+                .order_by("occurred_at")
+                .values(*OUTPUT_FIELDS, *KIND_FIELDS[kind])
+            ]
+            for kind, model in ENTRY_MODELS.items()
+        },
     }
 
 
 def erase_user(user: Any) -> int:
+    JournalState.objects.filter(user=user).delete()
     return sum(model.objects.filter(user=user).delete()[0] for model in ENTRY_MODELS.values())
 
 
 def import_user(user: Any, section: dict[str, Any]) -> int:
     items: list[EntryInput] = []
     for kind, rows in section.items():
+        if kind == "state":
+            continue  # re-derived: the importing account has its own write count
         if kind not in INPUT_SERIALIZERS or not isinstance(rows, list):
             raise ApplicationError(
                 f"The journal section has an unknown part '{kind}'.",
@@ -74,7 +82,7 @@ def import_user(user: Any, section: dict[str, Any]) -> int:
 register(
     PrivacyHandler(
         app_label="journal",
-        models=tuple(ENTRY_MODELS.values()),
+        models=(*ENTRY_MODELS.values(), JournalState),
         export_user=export_user,
         erase_user=erase_user,
         import_user=import_user,

@@ -9,11 +9,12 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import Field, QuerySet
 from django.db.models.expressions import RawSQL
 
-from apps.journal.models import ENTRY_MODELS, JournalEntry
+from apps.journal.models import ENTRY_MODELS, JournalEntry, JournalState
 
 OUTPUT_FIELDS = (
     "id",
@@ -77,6 +78,9 @@ def entry_list(
 # The day view is what the phone opens most: it carries what a day card shows and edits
 # (the entry detail has the bookkeeping timestamps).
 DAY_VIEW_FIELDS = ("id", "occurred_at", "tz", "note")
+# Long enough to serve a morning's repeat reads; short enough that Redis holds only the
+# active reps' views.
+DAY_VIEW_CACHE_SECONDS = 600
 
 
 def day_view(*, user: Any, date_from: dt.date, date_to: dt.date) -> list[dict[str, Any]]:
@@ -139,20 +143,40 @@ class RawJSON(str):
     __slots__ = ()
 
 
-def render_day_view(payload: dict[str, Any]) -> bytes:
-    """JSON for the day view that splices pre-rendered entries in as they are."""
-    days = []
-    for day in payload["days"]:
+def journal_version(*, user: Any) -> int:
+    """The version every journal write moves on (0 before the first write)."""
+    version = JournalState.objects.filter(user=user).values_list("version", flat=True).first()
+    return version or 0
+
+
+def day_view_json(*, user: Any, version: int, date_from: dt.date, date_to: dt.date) -> str:
+    """The day view's ``days`` as JSON, from the cache while the journal version is unchanged
+    (a write moves the version on, so an outdated copy is never found again)."""
+    key = f"journal:days:{user.pk}:{version}:{date_from.isoformat()}:{date_to.isoformat()}"
+    days_json = cache.get(key)
+    if days_json is None:
+        days_json = render_days(day_view(user=user, date_from=date_from, date_to=date_to))
+        cache.set(key, days_json, timeout=DAY_VIEW_CACHE_SECONDS)
+    return str(days_json)
+
+
+def render_days(days: list[dict[str, Any]]) -> str:
+    """The day view's ``days`` as JSON, splicing pre-rendered entries in as they are."""
+    rendered = []
+    for day in days:
         kinds = []
         for kind, entries in day["entries"].items():
             items = ",".join(e if isinstance(e, RawJSON) else json.dumps(e) for e in entries)
             kinds.append(f"{json.dumps(kind)}:[{items}]")
-        days.append(
+        rendered.append(
             f'{{"local_date":{json.dumps(day["local_date"])},"entries":{{{",".join(kinds)}}}}}'
         )
-    head = {k: v for k, v in payload.items() if k != "days"}
+    return f"[{','.join(rendered)}]"
+
+
+def render_day_view(head: dict[str, Any], days_json: str) -> bytes:
     head_json = json.dumps(head)
-    return f'{head_json[:-1]},"days":[{",".join(days)}]}}'.encode()
+    return f'{head_json[:-1]},"days":{days_json}}}'.encode()
 
 
 def _iso_instant(value: dt.datetime) -> str:

@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from apps.core.errors import ApplicationError
-from apps.core.tasks import enqueue_on_commit
 from apps.core.time import calendar_date, is_valid_timezone, local_date, zone
-from apps.journal.models import ENTRY_MODELS, JournalEntry
+from apps.insights.stale import days_mark_stale
+from apps.journal.models import ENTRY_MODELS, JournalEntry, JournalState
 from apps.privacy.selectors import consented_categories
 
 logger = logging.getLogger(__name__)
@@ -122,20 +123,19 @@ def _not_yours(kind: str, entry_id: uuid.UUID) -> UpsertOutcome:
 
 
 def _lock_journal(user: Any) -> None:
-    """Serialise one user's journal writes (held until commit).
+    """Serialise one user's journal writes (held until commit) and bump the journal version.
 
     A phone that retries while its first request still runs sends the same entries twice at
     once; without this the two transactions lock rows in different orders (deadlock) or both
-    claim to have created the same row. Other users are not blocked. On SQLite (the embedded
-    one-machine default) the file lock serialises writes: no duplicate rows, though a racing
-    retry may then also be answered "created".
+    claim to have created the same row. Other users are not blocked. The version bump is what
+    invalidates the rep's cached day views; a write that is rolled back also rolls it back.
     """
-    if connection.vendor != "postgresql":
-        return
-    digest = hashlib.sha256(b"journal-writes:" + str(user.pk).encode()).digest()
+    table = JournalState._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT pg_advisory_xact_lock(%s)", [int.from_bytes(digest[:8], "big", signed=True)]
+            f"INSERT INTO {table} (user_id, version) VALUES (%s, 1) "  # noqa: S608
+            f"ON CONFLICT (user_id) DO UPDATE SET version = {table}.version + 1",
+            [user.pk],
         )
 
 
@@ -213,11 +213,27 @@ def _same(entry: JournalEntry, values: dict[str, Any]) -> bool:
     return True
 
 
-def entries_upsert(*, user: Any, items: list[EntryInput]) -> list[UpsertOutcome]:
+def entries_upsert(
+    *, user: Any, items: list[EntryInput], all_or_nothing: bool = False
+) -> list[UpsertOutcome]:
     """Upsert many entries of mixed kinds with a fixed number of queries per kind.
 
-    Returns one outcome per item, in the order of ``items``.
+    Returns one outcome per item, in the order of ``items``. With ``all_or_nothing`` one
+    rejected item rolls back every other one (the outcomes still say what each would have been).
     """
+    try:
+        return _entries_upsert(user=user, items=items, all_or_nothing=all_or_nothing)
+    except IntegrityError:
+        # Only another user inserting one of these ids in the same instant gets here (this
+        # user's writes hold the journal lock); the retry finds that row and answers 404.
+        if connection.in_atomic_block:
+            raise
+        return _entries_upsert(user=user, items=items, all_or_nothing=all_or_nothing)
+
+
+def _entries_upsert(
+    *, user: Any, items: list[EntryInput], all_or_nothing: bool
+) -> list[UpsertOutcome]:
     now = timezone.now()
     outcomes: list[UpsertOutcome | None] = [None] * len(items)
     prepared: dict[str, dict[uuid.UUID, tuple[int, EntryInput, dict[str, Any]]]] = defaultdict(dict)
@@ -242,16 +258,31 @@ def entries_upsert(*, user: Any, items: list[EntryInput]) -> list[UpsertOutcome]
                 prepared[item.kind][item.id] = (index, item, values)
             except ApplicationError as exc:
                 outcomes[index] = _reject(item, exc)
+        if all_or_nothing and any(outcome is not None for outcome in outcomes):
+            transaction.set_rollback(True)
+            return _completed(items, outcomes, unattempted="skipped")
 
         # Kinds and ids in a fixed order: row locks are always taken in the same order.
         for kind in sorted(prepared):
             if prepared[kind]:
                 _upsert_kind(user, kind, prepared[kind], outcomes, changed_days)
-        if changed_days:
+        if all_or_nothing and any(o is not None and o.result == "rejected" for o in outcomes):
+            transaction.set_rollback(True)
+        elif changed_days:
             _after_change(user, changed_days)
+    return _completed(items, outcomes)
+
+
+def _completed(
+    items: list[EntryInput], outcomes: list[UpsertOutcome | None], unattempted: str = "rejected"
+) -> list[UpsertOutcome]:
+    """Every item's outcome; an item without one was not written (``unattempted``: "skipped"
+    when another item's refusal stopped an all-or-nothing write before it was tried)."""
     return [
         outcome
         if outcome is not None
+        else UpsertOutcome(kind=item.kind, id=item.id, result="skipped", status=200)
+        if unattempted == "skipped"
         else UpsertOutcome(
             kind=item.kind,
             id=item.id,
@@ -292,29 +323,15 @@ def _upsert_kind(
                 )
             )
     if to_create:
-        model.objects.bulk_create(to_create, ignore_conflicts=True)
-        # Only another user can have inserted one of these ids meanwhile (this user's writes
-        # hold the journal lock): a row that is not ours was not created by this request.
-        owners = dict(
-            model.objects.filter(pk__in=[e.pk for e in to_create]).values_list("pk", "user_id")
-        )
-        raced = []
+        # A plain insert: an id taken meanwhile by another user raises IntegrityError and the
+        # whole upsert is retried (see entries_upsert); no second query to verify ownership.
+        model.objects.bulk_create(to_create)
         for entry in to_create:
             index, _item, values = by_id[entry.pk]
-            if owners.get(entry.pk) == user.pk:
-                outcomes[index] = UpsertOutcome(
-                    kind=kind, id=entry.pk, result="created", status=201, entry=entry
-                )
-                changed_days.add(values["local_date"])
-            else:
-                raced.append(entry.pk)
-        if raced:
-            existing.update(
-                {
-                    e.pk: e
-                    for e in model.objects.select_for_update().filter(pk__in=raced).order_by("pk")
-                }
+            outcomes[index] = UpsertOutcome(
+                kind=kind, id=entry.pk, result="created", status=201, entry=entry
             )
+            changed_days.add(values["local_date"])
 
     to_update: list[JournalEntry] = []
     for entry_id, entry in existing.items():
@@ -378,6 +395,7 @@ def entry_delete(*, user: Any, kind: str, entry_id: uuid.UUID) -> None:
     """Delete one of the user's entries; someone else's id is DoesNotExist (a 404)."""
     model = ENTRY_MODELS[kind]
     with transaction.atomic():
+        _lock_journal(user)
         entry = model.objects.select_for_update().filter(user=user, pk=entry_id).first()
         if entry is None:
             raise model.DoesNotExist
@@ -408,11 +426,17 @@ def entries_delete_for_category(*, user: Any, category: str) -> int:
 def entries_purge_before(*, cutoff: dt.datetime) -> int:
     """Retention: delete every user's entries that happened before ``cutoff``.
 
-    Day features are purged by their own app; nothing is recomputed for days this old.
+    Day features are purged by their own app; nothing is recomputed for days this old. Every
+    journal version moves on, so no cached day view still shows a purged entry.
     """
-    return sum(
-        model.objects.filter(occurred_at__lt=cutoff).delete()[0] for model in ENTRY_MODELS.values()
-    )
+    with transaction.atomic():
+        purged = sum(
+            model.objects.filter(occurred_at__lt=cutoff).delete()[0]
+            for model in ENTRY_MODELS.values()
+        )
+        if purged:
+            JournalState.objects.update(version=F("version") + 1)
+    return purged
 
 
 def entries_import(*, user: Any, items: list[EntryInput]) -> int:
@@ -506,20 +530,18 @@ def quick_checkin(
             },
             request_hash=request_hash,
         )
-    with transaction.atomic():
-        outcomes = entries_upsert(user=user, items=list(items.values()))
-        by_name = dict(zip(items, outcomes, strict=True))
-        rejected = [(name, o) for name, o in by_name.items() if o.result == "rejected"]
-        if rejected:
-            # All or nothing: a morning check-in is one act for the rep.
-            transaction.set_rollback(True)
-            name, outcome = rejected[0]
-            raise outcome.as_error(
-                {
-                    f"{name}.{key}" if name != "energy" else key: msgs
-                    for key, msgs in outcome.errors.items()
-                }
-            )
+    # All or nothing: a morning check-in is one act for the rep.
+    outcomes = entries_upsert(user=user, items=list(items.values()), all_or_nothing=True)
+    by_name = dict(zip(items, outcomes, strict=True))
+    rejected = [(name, o) for name, o in by_name.items() if o.result == "rejected"]
+    if rejected:
+        name, outcome = rejected[0]
+        raise outcome.as_error(
+            {
+                f"{name}.{key}" if name != "energy" else key: msgs
+                for key, msgs in outcome.errors.items()
+            }
+        )
     return by_name
 
 
@@ -530,12 +552,5 @@ def _last_evening(instant: dt.datetime, tz_name: str) -> dt.datetime:
 
 
 def _after_change(user: Any, days: set[dt.date]) -> None:
-    """Ask for the day features of the touched days to be recomputed, after commit.
-
-    The broker being down must never fail the write: the nightly job recomputes everything.
-    """
-    enqueue_on_commit(
-        "apps.insights.tasks.day_features_refresh",
-        str(user.pk),
-        sorted(day.isoformat() for day in days),
-    )
+    """Mark the touched days for recomputation, in the writing transaction (never lost)."""
+    days_mark_stale(user_id=user.pk, dates=days)

@@ -33,6 +33,7 @@ from django.utils import timezone
 from apps.core.errors import ApplicationError
 from apps.core.tasks import enqueue_on_commit, send_task_safely
 from apps.core.time import is_valid_timezone, local_date
+from apps.insights.stale import days_mark_stale
 from apps.performance import selectors
 from apps.performance.choices import (
     DEFAULT_QUALIFIED_MIN_BANT,
@@ -385,8 +386,9 @@ def call_stats_delete(*, user: Any, stats_id: uuid.UUID) -> None:
     if entry.source != Source.MANUAL:
         raise _imported_read_only()
     day = entry.local_date
-    entry.delete()
-    _after_change(user.pk, {day})
+    with transaction.atomic():
+        entry.delete()
+        _after_change(user.pk, {day})
 
 
 def meeting_delete(*, user: Any, meeting_id: uuid.UUID) -> None:
@@ -396,8 +398,9 @@ def meeting_delete(*, user: Any, meeting_id: uuid.UUID) -> None:
     if entry.source != Source.MANUAL:
         raise _imported_read_only()
     day = entry.local_date
-    entry.delete()
-    _after_change(user.pk, {day})
+    with transaction.atomic():
+        entry.delete()
+        _after_change(user.pk, {day})
 
 
 def meetings_requalify(*, user_ids: list[uuid.UUID]) -> int:
@@ -1039,18 +1042,15 @@ def webhook_events_drain(*, connection_id: uuid.UUID) -> int:
     except Exception as exc:  # without the flag every delivery queues a drain: still correct
         logger.warning("webhook drain flag unavailable (%s)", type(exc).__name__)
     processed = 0
-    touched: dict[uuid.UUID, set[dt.date]] = {}
     backlog = True
     while processed < WEBHOOK_DRAIN_MAX_EVENTS:
-        done = _webhook_events_batch(connection_id=connection_id, touched=touched)
+        done = _webhook_events_batch(connection_id=connection_id)
         if not done:
             backlog = False
             break
         processed += done
     if processed:
         CrmConnection.objects.filter(pk=connection_id).update(last_event_at=timezone.now())
-    for user_id, days in touched.items():
-        _after_change(user_id, days)
     if backlog:
         send_task_safely(
             "apps.performance.tasks.webhook_events_drain", str(connection_id), ignore_result=True
@@ -1058,9 +1058,7 @@ def webhook_events_drain(*, connection_id: uuid.UUID) -> int:
     return processed
 
 
-def _webhook_events_batch(
-    *, connection_id: uuid.UUID, touched: dict[uuid.UUID, set[dt.date]]
-) -> int:
+def _webhook_events_batch(*, connection_id: uuid.UUID) -> int:
     """Upsert the activities of up to WEBHOOK_DRAIN_BATCH pending events in one transaction."""
     now = timezone.now()
     with transaction.atomic():
@@ -1074,6 +1072,7 @@ def _webhook_events_batch(
         team_id = selectors.crm_connection_team_id(connection_id=connection_id)
         reps = selectors.team_rep_directory(team_id=team_id) if team_id else {}
         call_days: set[tuple[uuid.UUID, dt.date]] = set()
+        touched: dict[uuid.UUID, set[dt.date]] = {}
         for event in events:
             ingest = Ingest(source=Source.WEBHOOK, reps=reps, rebuild_call_stats=False, now=now)
             for index, item in enumerate(event.payload or []):
@@ -1098,6 +1097,8 @@ def _webhook_events_batch(
             event.processed_at = now
         call_stats_rebuild(source=Source.WEBHOOK, days=call_days, now=now)
         WebhookEvent.objects.bulk_update(events, ["status", "result", "payload", "processed_at"])
+        for user_id, days in touched.items():
+            _after_change(user_id, days)
     return len(events)
 
 
@@ -1129,16 +1130,8 @@ def performance_sweep() -> dict[str, int]:
 
 
 def _after_change(user_id: Any, days: set[dt.date]) -> None:
-    """Ask for the day features of the touched days to be recomputed, after commit.
-
-    The broker being down must never fail the write: the nightly job recomputes everything.
-    """
-    enqueue_on_commit(
-        "apps.insights.tasks.day_features_refresh",
-        str(user_id),
-        sorted(day.isoformat() for day in days),
-        ignore_result=True,
-    )
+    """Mark the touched days for recomputation, in the caller's transaction (never lost)."""
+    days_mark_stale(user_id=user_id, dates=days)
 
 
 # --- demo data -------------------------------------------------------------------------------

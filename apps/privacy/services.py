@@ -199,7 +199,8 @@ def user_import(*, user: Any, document: Any) -> dict[str, int]:
             errors={"file": [f"Supported version: {EXPORT_FORMAT_VERSION}."]},
         )
     existing = user_export(user=user)
-    if any(rows for section in ("journal",) for rows in (existing.get(section) or {}).values()):
+    journal = existing.get("journal") or {}
+    if any(isinstance(rows, list) and rows for rows in journal.values()):
         raise ApplicationError(
             "This account already holds journal data; import only into an empty account.",
             status_code=409,

@@ -83,9 +83,11 @@ REDIS_URL = env("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "apps.core.cache.SoftRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "et",
+            # A hung Redis must cost a request half a second at most, not a worker timeout.
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         }
     }
 else:
@@ -264,6 +266,13 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "apps.notifications.tasks.sweep_deliveries",
         "schedule": crontab(),
         "options": {"expires": 55},
+    },
+    # Every 30 s: recompute the day features of days the journal or the sales data marked stale
+    # (in the writing transaction: a mark is never lost with the broker; DESIGN.md §6).
+    "insights-stale-days": {
+        "task": "apps.insights.tasks.stale_days_refresh",
+        "schedule": 30.0,
+        "options": {"expires": 25},
     },
     # Every hour on the hour: fan out the per-user nightly insight run to reps whose local
     # time is now their early-morning compute hour (DESIGN.md §6 dispatcher pattern).

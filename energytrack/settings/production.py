@@ -12,9 +12,11 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 REDIS_URL = env("REDIS_URL")
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "apps.core.cache.SoftRedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "et",
+        # A hung Redis must cost a request half a second at most, not a worker timeout.
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
     }
 }
 CELERY_BROKER_URL = REDIS_URL

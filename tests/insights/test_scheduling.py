@@ -7,10 +7,10 @@ import uuid
 
 import pytest
 import time_machine
-from django.core.cache import cache
 from django.utils import timezone
 
 from apps.insights import services
+from apps.insights.models import DayFeature, StaleDay
 from apps.journal.services import EntryInput, entries_upsert
 from tests.factories import UserFactory
 
@@ -58,27 +58,50 @@ def test_dispatcher_fans_out_due_reps_in_chunks(monkeypatch) -> None:
 
 
 @pytest.mark.django_db
-def test_refresh_requests_are_debounced_into_one_flush(consenting_user, monkeypatch) -> None:
-    scheduled: list[tuple] = []
-    monkeypatch.setattr(
-        services, "send_task_safely", lambda name, *args, **kw: scheduled.append((name, args, kw))
-    )
+def test_stale_days_are_recomputed_and_their_marks_drained(consenting_user) -> None:
     day = timezone.now() - dt.timedelta(days=2)
     entries_upsert(
         user=consenting_user,
         items=[EntryInput(kind="energy", id=uuid.uuid4(), values={"occurred_at": day, "level": 7})],
     )
-    uid = str(consenting_user.pk)
-    cache.clear()
-    services.day_features_mark_dirty(user_id=uid, dates=["2026-11-20"])
-    services.day_features_mark_dirty(user_id=uid, dates=["2026-11-21", "2026-11-20"])
-    assert len(scheduled) == 1
-    name, args, kw = scheduled[0]
-    assert name == "apps.insights.tasks.day_features_flush" and args == (uid,)
-    assert kw["countdown"] == services.REFRESH_DEBOUNCE_SECONDS
-    assert cache.get(f"features:dirty:{uid}") == ["2026-11-20", "2026-11-21"]
-    services.day_features_flush(user_id=uid)
-    assert cache.get(f"features:dirty:{uid}") is None
-    # After a flush the next change schedules again.
-    services.day_features_mark_dirty(user_id=uid, dates=["2026-11-22"])
-    assert len(scheduled) == 2
+    local = StaleDay.objects.get(user=consenting_user).local_date
+    assert not DayFeature.objects.filter(user=consenting_user).exists()
+
+    assert services.stale_days_refresh() == 1
+
+    feature = DayFeature.objects.get(user=consenting_user, local_date=local)
+    assert feature.energy_mean == 7
+    assert not StaleDay.objects.exists()
+    assert services.stale_days_refresh() == 0
+
+
+@pytest.mark.django_db
+def test_a_day_marked_again_during_its_recomputation_stays_marked(
+    consenting_user, monkeypatch
+) -> None:
+    day = timezone.now() - dt.timedelta(days=2)
+    entries_upsert(
+        user=consenting_user,
+        items=[EntryInput(kind="energy", id=uuid.uuid4(), values={"occurred_at": day, "level": 7})],
+    )
+    refresh = services.day_features_refresh
+
+    def refresh_while_the_rep_writes(**kwargs):
+        done = refresh(**kwargs)
+        # The rep logs again for the same day while its features are being computed.
+        entries_upsert(
+            user=consenting_user,
+            items=[
+                EntryInput(kind="energy", id=uuid.uuid4(), values={"occurred_at": day, "level": 1})
+            ],
+        )
+        return done
+
+    monkeypatch.setattr(services, "day_features_refresh", refresh_while_the_rep_writes)
+    assert services.stale_days_refresh() == 1
+    assert StaleDay.objects.filter(user=consenting_user).count() == 1
+
+    monkeypatch.setattr(services, "day_features_refresh", refresh)
+    assert services.stale_days_refresh() == 1
+    assert DayFeature.objects.get(user=consenting_user).energy_mean == 4
+    assert not StaleDay.objects.exists()

@@ -3,16 +3,19 @@ against PostgreSQL. Exactly one copy of each entry, and never a 500."""
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from rest_framework.test import APIClient
 
+from apps.journal.services import EntryInput, entries_upsert
 from tests.journal.helpers import KINDS, VALID, batch, item, put, rows, total_rows
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -139,3 +142,50 @@ def test_two_users_racing_for_one_id(consenting_user, other_user, make_client, g
     owner = rows("sleep").get().user_id
     for client_user, response in zip([consenting_user, other_user] * 2, responses, strict=True):
         assert response.status_code == (201 if client_user.pk == owner else 404)
+
+
+def test_an_id_taken_by_another_user_mid_write_is_a_404_not_a_500(
+    api, consenting_user, other_user, grant_all
+):
+    """The other user's insert is not yet committed when this write looks for the id, so this
+    write's insert waits for it and then collides: the upsert is retried and answers 404."""
+    grant_all(other_user)
+    entry_id = uuid.uuid4()
+    inserted = threading.Event()
+    failures: list[BaseException] = []
+
+    def other_user_writes_slowly() -> None:
+        try:
+            with transaction.atomic():
+                entries_upsert(
+                    user=other_user,
+                    items=[
+                        EntryInput(
+                            kind="energy",
+                            id=entry_id,
+                            values={
+                                "occurred_at": dt.datetime(2026, 11, 26, 9, tzinfo=dt.UTC),
+                                "level": 3,
+                            },
+                        )
+                    ],
+                )
+                inserted.set()
+                time.sleep(1)
+        except BaseException as exc:  # surfaced in the main thread below
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    # A first request warms this process up, so the raced request starts well inside the
+    # other user's one-second transaction.
+    assert api.get("/api/v1/journal/days").status_code == 200
+    thread = threading.Thread(target=other_user_writes_slowly)
+    thread.start()
+    assert inserted.wait(timeout=10)
+    response = put(api, "energy", entry_id, VALID["energy"])
+    thread.join(timeout=10)
+
+    assert not failures, failures
+    assert response.status_code == 404, response.content
+    assert rows("energy").get().user_id == other_user.pk

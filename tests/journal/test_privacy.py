@@ -9,7 +9,7 @@ import pytest
 
 from apps.core.errors import ApplicationError
 from apps.journal import privacy
-from apps.journal.models import ENTRY_MODELS
+from apps.journal.models import ENTRY_MODELS, JournalState
 from apps.journal.services import entries_purge_before
 from apps.privacy.registry import handlers
 from apps.privacy.services import consent_grant
@@ -40,7 +40,7 @@ def test_journal_is_registered_for_every_entry_model():
     journal = [h for h in handlers() if h.app_label == "journal"]
 
     assert len(journal) == 1
-    assert set(journal[0].models) == set(ENTRY_MODELS.values())
+    assert set(journal[0].models) == {*ENTRY_MODELS.values(), JournalState}
 
 
 def test_export_contains_every_entry_with_plain_values(
@@ -52,7 +52,8 @@ def test_export_contains_every_entry_with_plain_values(
 
     exported = privacy.export_user(consenting_user)
 
-    assert set(exported) == set(KINDS)
+    assert set(exported) == {*KINDS, "state"}
+    assert exported["state"] == {"version": len(KINDS)}  # one write transaction per entry
     for kind in KINDS:
         assert [e["id"] for e in exported[kind]] == [ids[kind]], kind
         assert subset(exported[kind][0], EXPECTED_OUT[kind]) == EXPECTED_OUT[kind]
@@ -85,7 +86,10 @@ def test_erase_deletes_only_that_users_entries(
     for kind in KINDS:
         assert rows(kind, consenting_user).count() == 0
         assert rows(kind, other_user).count() == 1
-    assert privacy.export_user(consenting_user) == {kind: [] for kind in KINDS}
+    assert privacy.export_user(consenting_user) == {
+        "state": {"version": 0},
+        **{kind: [] for kind in KINDS},
+    }
 
 
 def test_import_recreates_the_entries_under_new_ids(api, consenting_user, grant_all):

@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from apps.journal.models import ENTRY_MODELS
-from apps.journal.services import EntryInput, entries_upsert
+from apps.journal.services import EntryInput, entries_purge_before, entries_upsert
 from tests.journal.helpers import (
     KINDS,
     VALID,
@@ -300,6 +300,85 @@ def test_query_count_is_constant_whatever_the_data_size(
         api.get(DAYS_URL)
     with django_assert_max_num_queries(6):
         api.get(entry_url("energy"))
+
+
+# --- day view: conditional GET and the cache ---------------------------------------------
+
+
+def test_day_view_repeat_read_is_a_304_without_a_body(api, consenting_user):
+    put(api, "energy", uuid.uuid4(), VALID["energy"])
+    first = api.get(DAYS_URL)
+    etag = first["ETag"]
+    assert first["Cache-Control"] == "private, no-cache"
+
+    again = api.get(DAYS_URL, HTTP_IF_NONE_MATCH=etag)
+
+    assert again.status_code == 304
+    assert again.content == b""
+    assert again["ETag"] == etag
+
+
+def test_day_view_repeat_read_costs_two_queries_and_builds_nothing(
+    api, consenting_user, django_assert_max_num_queries
+):
+    _log_many(consenting_user, 60)
+    first = api.get(DAYS_URL)
+
+    # The user (authentication) and the journal version; the days come from the cache.
+    with django_assert_max_num_queries(2):
+        cached = api.get(DAYS_URL)
+    with django_assert_max_num_queries(2):
+        not_modified = api.get(DAYS_URL, HTTP_IF_NONE_MATCH=first["ETag"])
+
+    assert cached.content == first.content
+    assert not_modified.status_code == 304
+
+
+@pytest.mark.parametrize("change", ["create", "edit", "delete", "batch", "withdraw", "purge"])
+def test_every_change_shows_at_once_in_the_day_view(api, consenting_user, change):
+    entry_id = uuid.uuid4()
+    put(api, "alcohol", entry_id, VALID["alcohol"])
+    before = api.get(DAYS_URL)
+    assert before.status_code == 200
+
+    if change == "create":
+        put(api, "energy", uuid.uuid4(), VALID["energy"])
+    elif change == "edit":
+        put(api, "alcohol", entry_id, {**VALID["alcohol"], "standard_drinks": "4.0"})
+    elif change == "delete":
+        api.delete(entry_url("alcohol", entry_id))
+    elif change == "batch":
+        batch(api, [item("meal", uuid.uuid4())])
+    elif change == "withdraw":
+        api.post(
+            "/api/v1/privacy/consents/alcohol/withdraw", {"delete_entries": True}, format="json"
+        )
+    else:
+        entries_purge_before(cutoff=dt.datetime(2026, 11, 27, tzinfo=dt.UTC))
+
+    conditional = api.get(DAYS_URL, HTTP_IF_NONE_MATCH=before["ETag"])
+    plain = api.get(DAYS_URL)
+
+    assert conditional.status_code == 200
+    assert conditional["ETag"] != before["ETag"]
+    assert conditional.content == plain.content != before.content
+
+
+def test_day_view_etag_of_one_rep_never_matches_for_another(
+    api, consenting_user, other_user, make_client, grant_all
+):
+    grant_all(other_user)
+    theirs = make_client(other_user)
+    # Same journal version, same range: only the user tells the two views apart.
+    put(api, "energy", uuid.uuid4(), VALID["energy"])
+    put(theirs, "energy", uuid.uuid4(), VALID["energy"])
+    mine = api.get(DAYS_URL)
+
+    response = theirs.get(DAYS_URL, HTTP_IF_NONE_MATCH=mine["ETag"])
+
+    assert response.status_code == 200
+    assert response["ETag"] != mine["ETag"]
+    assert response.json()["days"] != mine.json()["days"]
 
 
 # --- delete and encryption -----------------------------------------------------------------

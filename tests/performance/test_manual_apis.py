@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from apps.accounts.models import Membership, Role, Team
+from apps.insights.models import StaleDay
 from apps.performance.models import DailyCallStats, Meeting
 from tests.core.problems import assert_problem
 from tests.factories import UserFactory
@@ -150,16 +151,11 @@ def test_imported_figures_are_read_only(api: Any, user: Any) -> None:
     assert DailyCallStats.objects.get(pk=imported.pk).calls_made == 3
 
 
-def test_a_write_asks_for_the_day_features_after_commit(
-    api: Any, user: Any, django_capture_on_commit_callbacks: Any, monkeypatch: Any
-) -> None:
-    sent: list[tuple[str, tuple[Any, ...]]] = []
-    monkeypatch.setattr(
-        "apps.core.tasks.app.send_task", lambda name, args, **kw: sent.append((name, args))
-    )
-    with django_capture_on_commit_callbacks(execute=True):
-        api.put(f"{CALLS}/{uuid.uuid4()}", _day(), format="json")
-    assert sent == [("apps.insights.tasks.day_features_refresh", (str(user.pk), ["2026-11-20"]))]
+def test_a_write_marks_the_day_for_its_features(api: Any, user: Any) -> None:
+    api.put(f"{CALLS}/{uuid.uuid4()}", _day(), format="json")
+    assert list(StaleDay.objects.values_list("user_id", "local_date")) == [
+        (user.pk, dt.date(2026, 11, 20))
+    ]
 
 
 # --- meetings --------------------------------------------------------------------------------

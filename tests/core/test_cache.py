@@ -1,0 +1,128 @@
+"""The Redis cache backend and the write throttle, against a real Redis and a dead port."""
+
+from __future__ import annotations
+
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.test import override_settings
+
+from apps.core.cache import CacheUnavailable, SoftRedisCache, count_hit
+from apps.core.throttles import WriteThrottle
+from tests.journal.helpers import VALID, entry_url, put
+
+pytestmark = pytest.mark.redis
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])  # nothing listens once the socket is closed
+
+
+def _cache_settings(location: str) -> dict[str, Any]:
+    return {
+        "default": {
+            "BACKEND": "apps.core.cache.SoftRedisCache",
+            "LOCATION": location,
+            "KEY_PREFIX": f"test-{uuid.uuid4().hex[:8]}",
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
+
+
+@pytest.fixture
+def live() -> Iterator[SoftRedisCache]:
+    backend = SoftRedisCache(settings.REDIS_URL, _cache_settings(settings.REDIS_URL)["default"])
+    yield backend
+    # Only this test's keys: the same Redis database carries the suite's broker queues.
+    client = backend._cache.get_client(write=True)
+    keys = client.keys(f"{backend.key_prefix}:*")
+    if keys:
+        client.delete(*keys)
+
+
+@pytest.fixture
+def dead() -> SoftRedisCache:
+    location = f"redis://127.0.0.1:{_closed_port()}/0"
+    return SoftRedisCache(location, _cache_settings(location)["default"])
+
+
+def test_values_round_trip_through_one_reused_client(live: SoftRedisCache) -> None:
+    live.set("a", {"x": 1}, 30)
+    live.set_many({"b": b"bytes", "c": "text"}, 30)
+
+    assert live.get("a") == {"x": 1}
+    assert live.get_many(["b", "c", "missing"]) == {"b": b"bytes", "c": "text"}
+    # One redis.Redis per pool, not one per call (the cost this backend exists to remove).
+    assert live._cache.get_client() is live._cache.get_client(write=True)
+
+
+def test_hit_counts_in_a_window_that_expires(live: SoftRedisCache) -> None:
+    assert [live.hit("writes:u1:1", 60) for _ in range(3)] == [1, 2, 3]
+    client = live._cache.get_client()
+    ttl = client.ttl(live.make_key("writes:u1:1"))
+    # The expiry is set once, by the first hit, and never pushed back by later ones.
+    assert 0 < ttl <= 60
+
+
+def test_an_unreachable_redis_is_a_miss_and_fails_fast(dead: SoftRedisCache) -> None:
+    started = time.monotonic()
+
+    assert dead.get("a", "fallback") == "fallback"
+    assert dead.get_many(["a", "b"]) == {}
+    dead.set("a", 1, 30)
+    assert dead.delete("a") is False
+    assert dead.touch("a", 30) is False
+    assert time.monotonic() - started < 2
+
+
+def test_counting_on_an_unreachable_redis_says_so() -> None:
+    location = f"redis://127.0.0.1:{_closed_port()}/0"
+    with override_settings(CACHES=_cache_settings(location)), pytest.raises(CacheUnavailable):
+        count_hit("writes:u1:1", 60)
+
+
+@pytest.fixture
+def three_writes_a_minute(monkeypatch: pytest.MonkeyPatch) -> None:
+    # DRF copies DEFAULT_THROTTLE_RATES onto the class at import, so patch the class.
+    monkeypatch.setattr(
+        WriteThrottle, "THROTTLE_RATES", {**WriteThrottle.THROTTLE_RATES, "writes": "3/min"}
+    )
+
+
+@pytest.mark.django_db
+def test_writes_beyond_the_rate_get_429_with_retry_after(
+    api: Any, consenting_user: Any, three_writes_a_minute: None
+) -> None:
+    with override_settings(CACHES=_cache_settings(settings.REDIS_URL)):
+        statuses = [put(api, "energy", uuid.uuid4(), VALID["energy"]).status_code for _ in range(3)]
+        refused = put(api, "energy", uuid.uuid4(), VALID["energy"])
+        read = api.get(entry_url("energy"))
+
+    assert statuses == [201, 201, 201]
+    assert refused.status_code == 429
+    assert refused.json()["status"] == 429
+    assert 0 < int(refused["Retry-After"]) <= 60
+    assert read.status_code == 200  # reads are not counted
+
+
+@pytest.mark.django_db
+def test_with_redis_down_writes_and_sessions_still_work(
+    api: Any, consenting_user: Any, three_writes_a_minute: None
+) -> None:
+    location = f"redis://127.0.0.1:{_closed_port()}/0"
+    with override_settings(CACHES=_cache_settings(location)):
+        statuses = [put(api, "energy", uuid.uuid4(), VALID["energy"]).status_code for _ in range(5)]
+        days = api.get("/api/v1/journal/days")
+
+    # The throttle opens rather than refusing the rep's entries; the session comes from the
+    # database; the day view is built without its cache.
+    assert statuses == [201] * 5
+    assert days.status_code == 200
+    assert sum(len(d["entries"]["energy"]) for d in days.json()["days"]) == 5
