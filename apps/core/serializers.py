@@ -37,6 +37,22 @@ class StrictSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+_SHARED: dict[type[serializers.Serializer], serializers.Serializer] = {}
+
+
+def validate_with(serializer_class: type[serializers.Serializer], data: Any) -> Any:
+    """``serializer_class(data=data)`` validated, raising ValidationError like ``is_valid``.
+
+    One instance per class is kept and reused: building a DRF serializer deep-copies all its
+    fields, which costs more than validating a small body on the hot write paths. Only for
+    serializers whose validation needs no context.
+    """
+    instance = _SHARED.get(serializer_class)
+    if instance is None:
+        instance = _SHARED.setdefault(serializer_class, serializer_class())
+    return instance.run_validation(data)
+
+
 class ProblemSerializer(serializers.Serializer):
     """Documentation of the one error shape (problem+json)."""
 
