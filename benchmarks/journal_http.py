@@ -1,7 +1,7 @@
 """Journal write/read throughput against gunicorn on PostgreSQL, relative to an authenticated
 no-op DRF endpoint measured in the same run (issue 3).
 
-    .venv/bin/python benchmarks/journal_http.py [--duration 10] [--users 50]
+    .venv/bin/python benchmarks/journal_http.py [--duration 8] [--rounds 3] [--users 50]
 
 Creates a fresh database `et_bench_journal`, 50 consenting reps with sessions and 90 days of
 data each, starts gunicorn (4 sync workers: 2 per core), and drives it with wrk on loopback.
@@ -11,10 +11,19 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import tempfile
 from pathlib import Path
 
-from harness import TABLE_HEAD, WRK_DIR, bench_env, django_script, fresh_database, gunicorn, wrk
+from harness import (
+    WRK_DIR,
+    WrkResult,
+    bench_env,
+    django_script,
+    fresh_database,
+    gunicorn,
+    wrk,
+)
 
 SETUP = r"""
 import json, datetime as dt, random, uuid
@@ -55,9 +64,70 @@ print(json.dumps(lines))
 """
 
 
+ENDPOINTS = [
+    ("POST /api/v1/journal/checkin", "checkin.lua", ""),
+    ("PUT /api/v1/journal/energy/<uuid>", "upsert.lua", ""),
+    ("POST /api/v1/journal/batch (100 items)", "batch.lua", ""),
+    ("GET /api/v1/journal/days (90 days)", "get.lua", "/api/v1/journal/days"),
+]
+PING = ("GET /api/v1/ping (authenticated no-op)", "get.lua", "/api/v1/ping")
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def _rounds(
+    base: str, endpoints: list[tuple[str, str, str]], args: argparse.Namespace, wrk_env: dict
+) -> dict[str, list[WrkResult]]:
+    """Ping, then each endpoint, ``--rounds`` times: a drift in the machine's load hits the
+    baseline and the endpoints alike, and each ratio is taken within its own round."""
+    results: dict[str, list[WrkResult]] = {name: [] for name, _, _ in [PING, *endpoints]}
+    wrk(
+        "warm-up",
+        base,
+        "get.lua",
+        env={**wrk_env, "WRK_PATH": "/api/v1/ping"},
+        duration=3,
+        connections=args.connections,
+    )
+    for _ in range(args.rounds):
+        for name, script, path in [PING, *endpoints]:
+            results[name].append(
+                wrk(
+                    name,
+                    base,
+                    script,
+                    env={**wrk_env, "WRK_PATH": path},
+                    duration=args.duration,
+                    connections=args.connections,
+                )
+            )
+    return results
+
+
+def _table(results: dict[str, list[WrkResult]]) -> str:
+    pings = results[PING[0]]
+    lines = [
+        "| endpoint | req/s (median) | vs. no-op (median of rounds) | each round | p50 ms | "
+        "p95 ms | p99 ms | errors |",
+        "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for name, runs in results.items():
+        ratios = [run.rps / ping.rps * 100 for run, ping in zip(runs, pings, strict=True)]
+        lines.append(
+            f"| {name} | {_median([r.rps for r in runs]):,.0f} | {_median(ratios):.0f} % | "
+            f"{' / '.join(f'{x:.0f}' for x in ratios)} | {_median([r.p50_ms for r in runs]):.1f} | "
+            f"{_median([r.p95_ms for r in runs]):.1f} | {_median([r.p99_ms for r in runs]):.1f} | "
+            f"{sum(r.errors + r.non_2xx for r in runs)} |"
+        )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--duration", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--connections", type=int, default=8)
     args = parser.parse_args()
@@ -69,33 +139,29 @@ def main() -> None:
     sessions_file.write_text("\n".join(sessions) + "\n")
     wrk_env = {"SESSIONS_FILE": str(sessions_file), "WRK_DIR": str(WRK_DIR)}
 
+    load_before = os.getloadavg()
     with gunicorn(env) as base:
-
-        def run(name: str, script: str, path: str = "") -> object:
-            return wrk(
-                name,
-                base,
-                script,
-                env={**wrk_env, "WRK_PATH": path},
-                duration=args.duration,
-                connections=args.connections,
-            )
-
-        run("warm-up", "get.lua", "/api/v1/ping")
-        ping = run("GET /api/v1/ping (authenticated no-op)", "get.lua", "/api/v1/ping")
-        checkin = run("POST /api/v1/journal/checkin", "checkin.lua")
-        upsert = run("PUT /api/v1/journal/energy/<uuid>", "upsert.lua")
-        batch = run("POST /api/v1/journal/batch (100 items)", "batch.lua")
-        days = run("GET /api/v1/journal/days (90 days)", "get.lua", "/api/v1/journal/days")
-        ping2 = run("GET /api/v1/ping (again, drift check)", "get.lua", "/api/v1/ping")
+        warm = _rounds(base, ENDPOINTS, args, wrk_env)
+    # The day view again with its cache turned off: every request builds the 90 days from
+    # PostgreSQL (what the first read after a write costs).
+    cold_env = {**env, "JOURNAL_DAY_VIEW_CACHE_SECONDS": "0"}
+    with gunicorn(cold_env) as base:
+        cold = _rounds(
+            base,
+            [("GET /api/v1/journal/days (90 days, cache off)", "get.lua", "/api/v1/journal/days")],
+            args,
+            wrk_env,
+        )
+    load_after = os.getloadavg()
 
     print(
-        f"\nusers {args.users}, wrk {args.connections} connections, {args.duration}s per run, "
-        f"gunicorn 4 sync workers, {os.cpu_count()} cores\n"
+        f"\nusers {args.users}, wrk {args.connections} connections, {args.rounds} rounds of "
+        f"{args.duration}s per endpoint, gunicorn 4 sync workers, {os.cpu_count()} cores, "
+        f"load average {load_before[0]:.2f} before, {load_after[0]:.2f} after\n"
     )
-    print(TABLE_HEAD)
-    for result in (ping, checkin, upsert, batch, days, ping2):
-        print(result.row(ping.rps))  # type: ignore[attr-defined]
+    print(_table(warm))
+    print()
+    print(_table(cold))
 
 
 if __name__ == "__main__":

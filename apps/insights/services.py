@@ -34,7 +34,7 @@ from apps.notifications.services import notify_new_insights_bulk
 logger = logging.getLogger(__name__)
 
 HISTORY_DAYS = 365
-STALE_BATCH = 1000
+STALE_BATCH = 500
 ENGINE_BATCH = 500
 
 
@@ -104,11 +104,13 @@ def stale_days_refresh(*, limit: int = STALE_BATCH) -> int:
     """
     oldest_first = StaleDay.objects.order_by("marked_at")
     marks = list(oldest_first.values_list("pk", "user_id", "local_date", "marked_at")[:limit])
-    by_user: dict[Any, list[dt.date]] = {}
+    # Grouped by day: most marks are today's and yesterday's, so a batch of hundreds of reps
+    # is a handful of rebuilds with a fixed number of queries each.
+    by_day: dict[dt.date, list[Any]] = {}
     for _pk, user_id, day, _marked in marks:
-        by_user.setdefault(user_id, []).append(day)
-    for user_id, days in by_user.items():
-        day_features_refresh(user_id=user_id, dates=days)
+        by_day.setdefault(day, []).append(user_id)
+    for day, user_ids in sorted(by_day.items()):
+        day_features_rebuild(user_ids=user_ids, date_from=day, date_to=day)
     if marks:
         with connection.cursor() as cursor:
             cursor.execute(

@@ -38,6 +38,7 @@ from apps.journal.serializers import (
     DayViewQuerySerializer,
     EntryPageSerializer,
     UpsertResultSerializer,
+    day_view_range,
 )
 
 KIND_PARAM = OpenApiParameter(
@@ -249,12 +250,10 @@ class DayViewApi(APIView):
     def get(self, request: Request) -> HttpResponse:
         # The calendar day, not the boundary-shifted local day: a night woken from at 03:30
         # already belongs to today, and no entry's local_date is later than this.
-        today = calendar_date(me(request), timezone.now())
-        query = DayViewQuerySerializer(data=request.query_params, context={"today": today})
-        query.is_valid(raise_exception=True)
-        date_from: dt.date = query.validated_data["date_from"]
-        date_to: dt.date = query.validated_data["date_to"]
         user = me(request)
+        date_from, date_to = day_view_range(
+            request.query_params, today=calendar_date(user, timezone.now())
+        )
         # The journal version names everything the view shows: a repeat read of an unchanged
         # journal is one small query, then a 304 (the phone has it) or the cached JSON.
         version = selectors.journal_version(user=user)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from django.utils import timezone
 from rest_framework import serializers
 
-from apps.core.serializers import StrictSerializer
+from apps.core.serializers import StrictSerializer, validate_with
 from apps.journal.models import (
     ActivityEntry,
     AlcoholEntry,
@@ -289,30 +289,30 @@ class DateRangeSerializer(StrictSerializer):
 
 
 class DayViewQuerySerializer(StrictSerializer):
-    """Fills in the defaults; needs ``context={"today": date}`` (the rep's calendar day)."""
+    """The day view's query; ``day_view_range`` fills in the defaults."""
 
     date_from = serializers.DateField(
         required=False, help_text=f"Default: {DAY_VIEW_DEFAULT_DAYS} days up to date_to."
     )
     date_to = serializers.DateField(required=False, help_text="Default: today.")
 
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        end: dt.date = attrs.get("date_to") or self.context["today"]
-        start: dt.date = attrs.get("date_from") or end - dt.timedelta(
-            days=DAY_VIEW_DEFAULT_DAYS - 1
+
+def day_view_range(query: Any, *, today: dt.date) -> tuple[dt.date, dt.date]:
+    """The validated (date_from, date_to) of a day-view query; ``today`` is the rep's day."""
+    attrs = validate_with(DayViewQuerySerializer, query)
+    end: dt.date = attrs.get("date_to") or today
+    start: dt.date = attrs.get("date_from") or end - dt.timedelta(days=DAY_VIEW_DEFAULT_DAYS - 1)
+    if start > end:
+        raise serializers.ValidationError({"date_from": ["Must not be after date_to."]})
+    if (end - start).days + 1 > DAY_VIEW_MAX_DAYS:
+        raise serializers.ValidationError(
+            {
+                "date_from": [
+                    f"A day view covers at most {DAY_VIEW_MAX_DAYS} days; page back with date_to."
+                ]
+            }
         )
-        if start > end:
-            raise serializers.ValidationError({"date_from": ["Must not be after date_to."]})
-        if (end - start).days + 1 > DAY_VIEW_MAX_DAYS:
-            raise serializers.ValidationError(
-                {
-                    "date_from": [
-                        f"A day view covers at most {DAY_VIEW_MAX_DAYS} days; "
-                        "page back with date_to."
-                    ]
-                }
-            )
-        return {"date_from": start, "date_to": end}
+    return start, end
 
 
 class DaySerializer(serializers.Serializer):

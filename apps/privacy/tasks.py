@@ -31,7 +31,12 @@ def purge_expired_entries() -> dict[str, int]:
     return services.retention_purge()
 
 
-@shared_task(name="apps.privacy.tasks.sweep_pending_exports", acks_late=True, time_limit=120)
+@shared_task(
+    name="apps.privacy.tasks.sweep_pending_exports",
+    acks_late=True,
+    soft_time_limit=100,
+    time_limit=120,
+)
 def sweep_pending_exports() -> int:
     """Exports whose trigger was lost (broker down) are built by this periodic sweep."""
     stuck = services.exports_stuck()

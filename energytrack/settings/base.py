@@ -208,6 +208,10 @@ PUSH_ALLOW_LOOPBACK = env.bool("PUSH_ALLOW_LOOPBACK", default=False)
 PUSH_EGRESS_PROXY = env("PUSH_EGRESS_PROXY", default="")
 NOTIFICATIONS_UNSUBSCRIBE_RATE = env("THROTTLE_UNSUBSCRIBE", default="60/min")
 
+# How long a rendered day view stays in the cache (its key holds the journal version, so this
+# only bounds memory); 0 turns the cache off.
+JOURNAL_DAY_VIEW_CACHE_SECONDS = env.int("JOURNAL_DAY_VIEW_CACHE_SECONDS", default=600)
+
 # How long raw journal entries are kept (DESIGN.md §2.5).
 RETENTION_MONTHS = env.int("RETENTION_MONTHS", default=18)
 INVITATION_TTL_HOURS = env.int("INVITATION_TTL_HOURS", default=72)

@@ -76,6 +76,27 @@ def test_stale_days_are_recomputed_and_their_marks_drained(consenting_user) -> N
 
 
 @pytest.mark.django_db
+def test_many_reps_marked_on_the_same_days_cost_a_fixed_number_of_queries(
+    django_assert_max_num_queries, grant_all
+) -> None:
+    reps = [UserFactory() for _ in range(30)]
+    day = timezone.now() - dt.timedelta(days=1)
+    for rep in reps:
+        grant_all(rep)
+        entries_upsert(
+            user=rep,
+            items=[
+                EntryInput(kind="energy", id=uuid.uuid4(), values={"occurred_at": day, "level": 6})
+            ],
+        )
+
+    with django_assert_max_num_queries(30):
+        assert services.stale_days_refresh() == 30
+
+    assert DayFeature.objects.filter(energy_mean=6).count() == 30
+
+
+@pytest.mark.django_db
 def test_a_day_marked_again_during_its_recomputation_stays_marked(
     consenting_user, monkeypatch
 ) -> None:
@@ -84,7 +105,7 @@ def test_a_day_marked_again_during_its_recomputation_stays_marked(
         user=consenting_user,
         items=[EntryInput(kind="energy", id=uuid.uuid4(), values={"occurred_at": day, "level": 7})],
     )
-    refresh = services.day_features_refresh
+    refresh = services.day_features_rebuild
 
     def refresh_while_the_rep_writes(**kwargs):
         done = refresh(**kwargs)
@@ -97,11 +118,11 @@ def test_a_day_marked_again_during_its_recomputation_stays_marked(
         )
         return done
 
-    monkeypatch.setattr(services, "day_features_refresh", refresh_while_the_rep_writes)
+    monkeypatch.setattr(services, "day_features_rebuild", refresh_while_the_rep_writes)
     assert services.stale_days_refresh() == 1
     assert StaleDay.objects.filter(user=consenting_user).count() == 1
 
-    monkeypatch.setattr(services, "day_features_refresh", refresh)
+    monkeypatch.setattr(services, "day_features_rebuild", refresh)
     assert services.stale_days_refresh() == 1
     assert DayFeature.objects.get(user=consenting_user).energy_mean == 4
     assert not StaleDay.objects.exists()
