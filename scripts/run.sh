@@ -30,7 +30,8 @@ pids+=($!)
 .venv/bin/celery -A energytrack beat --loglevel INFO --schedule var/celerybeat-schedule \
   >var/log/beat.log 2>&1 &
 pids+=($!)
-.venv/bin/gunicorn energytrack.wsgi --bind "127.0.0.1:${PORT}" --workers 2 \
+# Two sync workers per core: a request spends much of its time waiting on PostgreSQL/Redis.
+.venv/bin/gunicorn energytrack.wsgi --bind "127.0.0.1:${PORT}" --workers "${WEB_WORKERS:-4}" \
   --access-logfile - &
 pids+=($!)
 
