@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 
-.PHONY: run test lint typecheck ci-checks seed clean
+.PHONY: run test lint typecheck ci-checks audit seed clean
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,14 @@ ci-checks: $(VENV)/.dev
 	FIELD_ENCRYPTION_KEYS=$$($(PY) -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())') \
 	VAPID_PRIVATE_KEY=$$(DJANGO_SETTINGS_MODULE=energytrack.settings.test $(PY) manage.py vapid_keys | sed -n 's/^VAPID_PRIVATE_KEY=//p') \
 	$(PY) manage.py check --deploy --fail-level WARNING
+
+## make audit: known vulnerabilities in the pinned dependencies (pip-audit, PyPI advisory data;
+## AUDIT_SERVICE=osv for OSV). --strict: a dependency that could not be looked up fails the
+## run, so an unreachable or incomplete advisory service can never pass as "nothing found".
+AUDIT_SERVICE ?= pypi
+audit: $(VENV)/.dev
+	$(BIN)/pip-audit --strict --progress-spinner off --vulnerability-service $(AUDIT_SERVICE) \
+		-r requirements.txt -r requirements-dev.txt
 
 clean:
 	rm -rf $(VENV) var staticfiles

@@ -110,6 +110,10 @@ class MeApi(APIView):
 
 
 class PasswordChangeApi(APIView):
+    # The old password is checked here: an API token or a borrowed session must not turn
+    # into unlimited guesses at it, so this shares the login limit.
+    throttle_classes = [LoginThrottle]
+
     @extend_schema(request=PasswordChangeSerializer, responses={204: None})
     def post(self, request: Request) -> Response:
         serializer = PasswordChangeSerializer(data=request.data)

@@ -17,6 +17,12 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from apps.core.availability import (
+    RETRY_AFTER_SECONDS,
+    log_unavailable,
+    problem_body,
+    unavailable_database_error,
+)
 from apps.core.errors import ApplicationError, flatten_errors, problem
 
 
@@ -51,7 +57,10 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         exc = exceptions.PermissionDenied()
 
     response = exception_handler(exc, context)
-    if response is None or not isinstance(exc, exceptions.APIException):
+    if response is None:
+        # What DRF leaves unhandled would be a 500; an unreachable database is a 503 instead.
+        return _database_unavailable(exc, context)
+    if not isinstance(exc, exceptions.APIException):
         return response
 
     code = exc.get_codes() if not isinstance(exc, exceptions.ValidationError) else "invalid"
@@ -69,4 +78,18 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     body = problem(response.status_code, detail, code=code_slug.replace("_", "-"), errors=errors)
     return Response(
         body, status=response.status_code, headers=headers, content_type="application/problem+json"
+    )
+
+
+def _database_unavailable(exc: Exception, context: dict[str, Any]) -> Response | None:
+    error = unavailable_database_error(exc)
+    if error is None:
+        return None
+    request = context.get("request")
+    log_unavailable(request.path if request is not None else "?", error)
+    return Response(
+        problem_body(),
+        status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"},
+        content_type="application/problem+json",
     )

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 from django.http import HttpResponse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.http import parse_etags
 from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import status
@@ -20,7 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts.selectors import request_user as me
-from apps.core.errors import flatten_errors
+from apps.core.errors import ApplicationError, flatten_errors
 from apps.core.serializers import validate_with
 from apps.core.throttles import WriteThrottle
 from apps.core.time import calendar_date
@@ -44,6 +45,46 @@ from apps.journal.serializers import (
 KIND_PARAM = OpenApiParameter(
     "kind", str, OpenApiParameter.PATH, enum=list(INPUT_SERIALIZERS), description="Entry kind"
 )
+
+
+CLIENT_TIME = OpenApiParameter(
+    "X-Client-Time",
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        "The phone's clock when it sent the request (ISO 8601 instant). A clock more than 10 "
+        "minutes off is refused with 400 (code clock-skew): the entry times it stamped cannot be "
+        "trusted, and a clock behind would otherwise file entries on the wrong local day."
+    ),
+)
+
+
+def _check_client_clock(request: Request) -> None:
+    raw = request.headers.get("X-Client-Time")
+    if raw is None:
+        return
+    try:
+        sent = parse_datetime(raw)
+    except ValueError:
+        sent = None
+    if sent is None or sent.tzinfo is None:
+        raise ApplicationError(
+            "The X-Client-Time header is not an instant.",
+            errors={"X-Client-Time": ["Use an ISO 8601 date and time with a time zone."]},
+        )
+    skew = sent - timezone.now()
+    if abs(skew) <= services.FUTURE_TOLERANCE:
+        return
+    minutes = round(abs(skew).total_seconds() / 60)
+    off = f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
+    direction = "ahead" if skew > dt.timedelta(0) else "behind"
+    raise ApplicationError(
+        f"The clock on your phone is {off} {direction}. Set it to the right time, then send "
+        "again: nothing was saved.",
+        code="clock-skew",
+        errors={"X-Client-Time": [f"The phone's clock is {off} {direction} of the server's."]},
+    )
 
 
 def _kind_or_404(kind: str) -> str:
@@ -110,7 +151,7 @@ class EntryDetailApi(APIView):
         return Response(selectors.entry_to_dict(kind, entry))
 
     @extend_schema(
-        parameters=[KIND_PARAM],
+        parameters=[KIND_PARAM, CLIENT_TIME],
         request=PolymorphicProxySerializer(
             component_name="JournalEntryInput",
             serializers=list(INPUT_SERIALIZERS.values()),
@@ -126,6 +167,7 @@ class EntryDetailApi(APIView):
     )
     def put(self, request: Request, kind: str, entry_id: uuid.UUID) -> Response:
         kind = _kind_or_404(kind)
+        _check_client_clock(request)
         values = validate_with(INPUT_SERIALIZERS[kind], request.data)
         outcome = services.entry_upsert(
             user=me(request),
@@ -149,6 +191,7 @@ class BatchApi(APIView):
     throttle_classes = [WriteThrottle]
 
     @extend_schema(
+        parameters=[CLIENT_TIME],
         request=BatchInSerializer,
         responses=BatchOutSerializer,
         summary="Sync up to 500 queued entries of mixed kinds; answers per item",
@@ -159,6 +202,7 @@ class BatchApi(APIView):
         ),
     )
     def post(self, request: Request) -> Response:
+        _check_client_clock(request)
         envelope = BatchInSerializer(data=request.data)
         envelope.is_valid(raise_exception=True)
         raw_items: list[dict[str, Any]] = envelope.validated_data["items"]
@@ -223,11 +267,13 @@ class CheckinApi(APIView):
     throttle_classes = [WriteThrottle]
 
     @extend_schema(
+        parameters=[CLIENT_TIME],
         request=CheckinInSerializer,
         responses={200: CheckinOutSerializer, 201: CheckinOutSerializer},
         summary="Quick check-in: energy now, plus last night's sleep and last evening's drinks",
     )
     def post(self, request: Request) -> Response:
+        _check_client_clock(request)
         data = validate_with(CheckinInSerializer, request.data)
         outcomes = services.quick_checkin(
             user=me(request),

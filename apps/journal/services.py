@@ -537,12 +537,20 @@ def quick_checkin(
     if rejected:
         name, outcome = rejected[0]
         raise outcome.as_error(
-            {
-                f"{name}.{key}" if name != "energy" else key: msgs
-                for key, msgs in outcome.errors.items()
-            }
+            {_checkin_field(name, key): msgs for key, msgs in outcome.errors.items()}
         )
     return by_name
+
+
+# Entry fields as the check-in body names them: the night's wake time is the sleep entry's
+# occurred_at, and the one tz of the body applies to every part.
+_CHECKIN_FIELDS = {"sleep": {"occurred_at": "wake_time"}}
+
+
+def _checkin_field(part: str, field_name: str) -> str:
+    if part == "energy" or field_name == "tz":
+        return field_name
+    return f"{part}.{_CHECKIN_FIELDS.get(part, {}).get(field_name, field_name)}"
 
 
 def _last_evening(instant: dt.datetime, tz_name: str) -> dt.datetime:

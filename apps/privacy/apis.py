@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from apps.accounts.selectors import request_user as me
 from apps.core.errors import ApplicationError
+from apps.core.throttles import LoginThrottle
 from apps.privacy import selectors, services
 from apps.privacy.models import Category, DataExport
 from apps.privacy.serializers import (
@@ -120,6 +121,10 @@ class ExportApi(APIView):
 
 
 class AccountDeleteApi(APIView):
+    # The password is checked here: an API token must not turn into unlimited guesses at it
+    # (and one right guess erases the account), so this shares the login limit.
+    throttle_classes = [LoginThrottle]
+
     @extend_schema(
         request=AccountDeleteSerializer,
         responses={204: None},

@@ -44,7 +44,9 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "apps.core.middleware.BodySizeLimitMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # A database that cannot be reached is a 503 with Retry-After wherever the request failed.
+    "apps.core.middleware.DatabaseUnavailableMiddleware",
+    "apps.core.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -225,9 +227,17 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="energytrack <noreply@ene
 # Without REDIS_URL the embedded default uses kombu's filesystem transport: a real broker
 # shared by the web process, the worker and beat, with no service to install.
 CELERY_DATA_DIR = BASE_DIR / "var" / "celery"
+# A message of a worker that died is delivered again after this long (acks_late). Longer than
+# the longest hard time limit (retention purge, 2,000 s), so a running task is never handed to a
+# second worker; shorter than the 50-minute expiry of the hourly dispatchers, so a nightly chunk
+# whose worker died is redelivered before it expires instead of being dropped.
+BROKER_VISIBILITY_TIMEOUT = 35 * 60
+
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+        "visibility_timeout": BROKER_VISIBILITY_TIMEOUT
+    }
     CELERY_RESULT_BACKEND = REDIS_URL
 else:
     CELERY_BROKER_URL = "filesystem://"

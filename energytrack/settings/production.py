@@ -1,7 +1,7 @@
 """Production: secrets have no defaults, so a missing one stops start-up loudly."""
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import BROKER_VISIBILITY_TIMEOUT, env
 
 DEBUG = False
 SECRET_KEY = env("DJANGO_SECRET_KEY")
@@ -21,7 +21,7 @@ CACHES = {
 }
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": BROKER_VISIBILITY_TIMEOUT}
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS")
 VAPID_PRIVATE_KEY = env("VAPID_PRIVATE_KEY")
 

@@ -184,7 +184,11 @@
         if (!tokenResponse.ok) throw new Stop("error", tokenResponse.status);
         session.token = (await tokenResponse.json()).csrf_token;
       }
-      const headers = { Accept: "application/json", "X-CSRFToken": session.token };
+      const headers = {
+        Accept: "application/json",
+        "X-CSRFToken": session.token,
+        "X-Client-Time": new Date().toISOString(),
+      };
       if (body !== undefined) headers["Content-Type"] = "application/json";
       const response = await send(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
       if (response.status === 401) throw new Stop("auth", 401);

@@ -26,3 +26,23 @@ def test_every_scheduled_task_exists() -> None:
         entry["task"] for entry in app.conf.beat_schedule.values() if entry["task"] not in app.tasks
     )
     assert missing == []
+
+
+def test_a_dead_workers_message_comes_back_neither_too_early_nor_too_late() -> None:
+    """Redelivery (acks_late) after the visibility timeout: never while a task may still run on
+    another worker, and before an hourly dispatcher's chunk expires unprocessed."""
+    from django.conf import settings
+
+    app.loader.import_default_modules()
+    timeout = settings.BROKER_VISIBILITY_TIMEOUT
+    hard_limits = [
+        task.time_limit or app.conf.task_time_limit
+        for name, task in app.tasks.items()
+        if name.startswith("apps.")
+    ]
+    expiries = [
+        entry["options"]["expires"]
+        for entry in app.conf.beat_schedule.values()
+        if entry["options"]["expires"] >= 30 * 60
+    ]
+    assert max(hard_limits) < timeout < min(expiries)

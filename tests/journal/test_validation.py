@@ -13,6 +13,7 @@ from tests.journal.helpers import (
     assert_problem,
     changed,
     entry_url,
+    item,
     put,
     row_values,
     rows,
@@ -308,3 +309,61 @@ def test_field_errors_on_an_edit_are_not_stale_or_unchanged(api, consenting_user
     )
 
     assert_problem(response, 400)
+
+
+# --- the phone's clock (X-Client-Time) ------------------------------------------------------
+
+
+@pytest.mark.parametrize("offset_minutes", [-120, -11, 11, 120])
+def test_a_phone_clock_more_than_10_minutes_off_is_refused_and_nothing_is_stored(
+    api, consenting_user, offset_minutes
+):
+    phone = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=offset_minutes)
+    header = {"HTTP_X_CLIENT_TIME": phone.isoformat()}
+
+    responses = [
+        api.put(entry_url("energy", uuid.uuid4()), VALID["energy"], format="json", **header),
+        api.post(
+            "/api/v1/journal/batch",
+            {"items": [item("meal", uuid.uuid4())]},
+            format="json",
+            **header,
+        ),
+        api.post(
+            "/api/v1/journal/checkin",
+            {"id": str(uuid.uuid4()), "level": 5},
+            format="json",
+            **header,
+        ),
+    ]
+
+    for response in responses:
+        body = assert_problem(response, 400)
+        assert body["type"].endswith("/clock-skew")
+        assert list(body["errors"]) == ["X-Client-Time"]
+        assert ("behind" if offset_minutes < 0 else "ahead") in body["detail"]
+    assert total_rows() == 0
+
+
+@pytest.mark.parametrize("header", [None, "5 minutes ahead"])
+def test_a_phone_clock_within_10_minutes_or_not_sent_is_accepted(api, consenting_user, header):
+    extra = {}
+    if header:
+        extra["HTTP_X_CLIENT_TIME"] = (
+            dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)
+        ).isoformat()
+
+    response = api.put(entry_url("energy", uuid.uuid4()), VALID["energy"], format="json", **extra)
+
+    assert response.status_code == 201, response.content
+
+
+@pytest.mark.parametrize("value", ["yesterday", "2026-11-26T10:00:00", "2026-13-45T99:00:00Z"])
+def test_an_unreadable_phone_clock_is_a_400(api, consenting_user, value):
+    response = api.put(
+        entry_url("energy", uuid.uuid4()), VALID["energy"], format="json", HTTP_X_CLIENT_TIME=value
+    )
+
+    body = assert_problem(response, 400)
+    assert list(body["errors"]) == ["X-Client-Time"]
+    assert total_rows() == 0

@@ -1,0 +1,220 @@
+"""OWASP API2/API4: the endpoints that check a secret (password, reset link, invitation
+token) and the ones that cost the server most (imports, writes) are rate-limited, answer 429
+in the problem shape with Retry-After, and a refused request does nothing.
+
+Login itself: tests/accounts/test_apis.py (test_login_throttle_*). The CRM webhook has no
+throttle by decision (docs/decisions.md "The CRM webhook has no DRF throttle"): its HMAC
+check comes first and an unsigned request writes nothing (tests/performance/test_webhooks.py).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.core import mail
+from django.core.files.uploadedfile import SimpleUploadedFile
+from rest_framework.test import APIClient
+from rest_framework.throttling import SimpleRateThrottle
+
+from apps.accounts.models import ApiToken, Invitation, User
+from apps.accounts.services import api_token_create, invitation_create, team_create
+from apps.coaching import services as coaching_services
+from apps.coaching.models import ShareGrant
+from apps.core.throttles import ImportThrottle, LoginThrottle, PasswordResetThrottle, WriteThrottle
+from apps.journal.models import ENTRY_MODELS
+from apps.performance.models import ImportJob
+from tests.core.problems import assert_problem
+from tests.journal.sweep import ENTRY_BODIES
+from tests.security.scene import NEW_PASSWORD, PASSWORD, client_for, consenting, recent
+
+pytestmark = pytest.mark.django_db
+
+
+def slow_down(
+    monkeypatch: pytest.MonkeyPatch, throttle: type[SimpleRateThrottle], rate: str
+) -> None:
+    # DRF copies DEFAULT_THROTTLE_RATES onto the class at import, so patch the class.
+    assert throttle.scope is not None
+    monkeypatch.setattr(
+        throttle, "THROTTLE_RATES", {**throttle.THROTTLE_RATES, throttle.scope: rate}
+    )
+
+
+def assert_throttled(response: Any, *, window_seconds: int) -> None:
+    assert_problem(response, 429, code="throttled")
+    assert 0 < int(response["Retry-After"]) <= window_seconds, response["Retry-After"]
+
+
+def test_password_reset_requests_are_limited_per_client(
+    monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
+) -> None:
+    user = consenting()
+    slow_down(monkeypatch, PasswordResetThrottle, "3/min")
+    client = APIClient()
+    with django_capture_on_commit_callbacks(execute=True):
+        for _ in range(3):
+            response = client.post("/api/v1/auth/password/reset", {"email": user.email})
+            assert response.status_code == 202, response.content
+    with django_capture_on_commit_callbacks(execute=True):
+        throttled = client.post("/api/v1/auth/password/reset", {"email": user.email})
+    assert_throttled(throttled, window_seconds=60)
+    assert len(mail.outbox) == 3, "the refused request still sent a reset mail"
+    # Guessing reset links shares the limit: the confirm step is refused as well.
+    confirm = client.post(
+        "/api/v1/auth/password/reset/confirm",
+        {"uid": "x", "token": "y", "new_password": NEW_PASSWORD},
+    )
+    assert_throttled(confirm, window_seconds=60)
+
+
+def _team_invitation(user: User) -> str:
+    team = team_create(name="Inviting team", creator=consenting())
+    _invitation, raw = invitation_create(
+        team=team, email=user.email, role="rep", invited_by=consenting()
+    )
+    return raw
+
+
+def _coach_invitation(user: User) -> str:
+    _grant, raw = coaching_services.grant_create(
+        rep=consenting(), coach_email=user.email, scopes=["energy_trend"]
+    )
+    return raw
+
+
+@pytest.mark.parametrize(
+    ("url", "make_token", "accepted"),
+    [
+        (
+            "/api/v1/invitations/accept",
+            _team_invitation,
+            lambda: Invitation.objects.filter(accepted_at__isnull=False).exists(),
+        ),
+        (
+            "/api/v1/coaching/invitations/accept",
+            _coach_invitation,
+            lambda: ShareGrant.objects.filter(accepted_at__isnull=False).exists(),
+        ),
+    ],
+    ids=["team invitation", "coach invitation"],
+)
+def test_invitation_tokens_cannot_be_guessed_quickly(
+    monkeypatch: pytest.MonkeyPatch,
+    url: str,
+    make_token: Callable[[User], str],
+    accepted: Callable[[], bool],
+) -> None:
+    invitee = consenting()
+    raw = make_token(invitee)
+    slow_down(monkeypatch, LoginThrottle, "3/min")
+    client = client_for(invitee)
+    for _ in range(3):
+        assert_problem(client.post(url, {"token": "guess-" + uuid.uuid4().hex}), 400)
+    # The right token is refused too once the guesses are used up: guessing learns nothing.
+    assert_throttled(client.post(url, {"token": raw}), window_seconds=60)
+    assert not accepted()
+
+
+@pytest.mark.parametrize(
+    ("url", "body"),
+    [
+        ("/api/v1/auth/password/change", {"old_password": "guess", "new_password": NEW_PASSWORD}),
+        ("/api/v1/privacy/account/delete", {"password": "guess"}),
+    ],
+    ids=["password change", "account deletion"],
+)
+def test_an_api_token_cannot_guess_the_accounts_password(
+    monkeypatch: pytest.MonkeyPatch, url: str, body: dict[str, str]
+) -> None:
+    """A leaked API token is not the password: it must not become unlimited guesses at it."""
+    user = consenting()
+    _token, raw = api_token_create(user=user, name="script")
+    slow_down(monkeypatch, LoginThrottle, "3/min")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    for _ in range(3):
+        assert_problem(client.post(url, body), 400)
+    right = {**body, "old_password": PASSWORD} if "old_password" in body else {"password": PASSWORD}
+    assert_throttled(client.post(url, right), window_seconds=60)
+    user.refresh_from_db()
+    assert user.check_password(PASSWORD)
+    assert ApiToken.objects.filter(user=user).exists()
+
+
+def test_imports_are_limited_per_user(
+    monkeypatch: pytest.MonkeyPatch, settings: Any, tmp_path: Any
+) -> None:
+    settings.MEDIA_ROOT = str(tmp_path)
+    rep = consenting()
+    slow_down(monkeypatch, ImportThrottle, "2/hour")
+    client = client_for(rep)
+
+    def upload(number: int) -> Any:
+        content = f"kind,external_id,occurred_at,outcome\ncall,rl-{number},{recent()},busy\n"
+        file = SimpleUploadedFile("calls.csv", content.encode(), "text/csv")
+        return client.post(
+            "/api/v1/performance/imports",
+            {"file": file, "format": "energytrack"},
+            format="multipart",
+        )
+
+    for number in range(2):
+        assert upload(number).status_code == 201
+    assert_throttled(upload(2), window_seconds=3600)
+    assert ImportJob.objects.count() == 2
+    # Reading the import list is not an import: not limited.
+    assert client.get("/api/v1/performance/imports").status_code == 200
+
+
+def test_writes_are_limited_per_user_and_reads_are_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    rep = consenting()
+    slow_down(monkeypatch, WriteThrottle, "3/min")
+    client = client_for(rep)
+    for _ in range(3):
+        response = client.put(f"/api/v1/journal/energy/{uuid.uuid4()}", ENTRY_BODIES["energy"])
+        assert response.status_code == 201, response.content
+    assert_throttled(
+        client.put(f"/api/v1/journal/energy/{uuid.uuid4()}", ENTRY_BODIES["energy"]),
+        window_seconds=60,
+    )
+    assert ENTRY_MODELS["energy"].objects.filter(user=rep).count() == 3
+    assert client.get("/api/v1/journal/energy").status_code == 200
+
+
+def test_unsubscribe_links_are_limited_per_client(settings: Any) -> None:
+    settings.NOTIFICATIONS_UNSUBSCRIBE_RATE = "2/min"
+    client = APIClient()
+    url = "/api/v1/notifications/email/unsubscribe"
+    for _ in range(2):
+        assert_problem(client.post(url, {"token": "forged"}), 400)
+    assert_throttled(client.post(url, {"token": "forged"}), window_seconds=60)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "VULNERABILITY: DRF's per-IP throttles key on the whole X-Forwarded-For header when "
+        "REST_FRAMEWORK['NUM_PROXIES'] is unset, so a client that sends a new X-Forwarded-For "
+        "with every request is never limited (login, reset, invitations). Fix in "
+        "energytrack/settings/base.py (NUM_PROXIES from the environment, 0 by default) or "
+        "apps/core/throttles.py (_PerClientIp.get_ident); then remove this marker."
+    ),
+)
+def test_a_forged_forwarded_for_header_does_not_lift_the_login_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    user = consenting()
+    slow_down(monkeypatch, LoginThrottle, "3/min")
+    client = APIClient()
+    statuses = [
+        client.post(
+            "/api/v1/auth/login",
+            {"email": user.email, "password": f"guess-{n}"},
+            HTTP_X_FORWARDED_FOR=f"198.51.100.{n}",
+        ).status_code
+        for n in range(6)
+    ]
+    assert statuses == [400, 400, 400, 429, 429, 429], statuses
