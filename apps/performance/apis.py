@@ -22,7 +22,7 @@ from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from apps.accounts.selectors import request_user as me
-from apps.core.throttles import ImportThrottle, WriteThrottle
+from apps.core.throttles import ImportThrottle, WebhookThrottle, WriteThrottle
 from apps.core.time import local_date
 from apps.performance import selectors, services
 from apps.performance.serializers import (
@@ -427,10 +427,10 @@ class WebhookApi(APIView):
     # The HMAC signature is the only authentication (no session, no CSRF, no token).
     authentication_classes: list[type] = []
     permission_classes = [AllowAny]
-    # No DRF throttle: keyed by connection it would run before the signature check, so anyone
-    # who knows the URL could use up the CRM's quota; an unsigned request writes nothing and
-    # costs one primary-key read. Per-IP limits for unauthenticated traffic belong in the proxy.
-    throttle_classes: list[type] = []
+    # Per client IP, not per connection: keyed by connection it would run before the signature
+    # check, so anyone who knows the URL could use up the CRM's quota. Generous (a CRM sends
+    # bursts); it stops one address flooding the endpoint with unsigned requests.
+    throttle_classes = [WebhookThrottle]
 
     @extend_schema(
         request=WebhookPayloadSerializer,

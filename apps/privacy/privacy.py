@@ -2,7 +2,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from apps.privacy.models import ConsentEvent, ConsentState, DataExport, PrivacyPreference
+from apps.privacy.models import (
+    Category,
+    ConsentEvent,
+    ConsentState,
+    DataExport,
+    PrivacyPreference,
+)
 from apps.privacy.registry import PrivacyHandler, register
 
 
@@ -42,6 +48,10 @@ def erase_user(user: Any) -> int:
 
 def import_user(user: Any, section: dict[str, Any]) -> int:
     """Consent history and current answers move with the data they allowed."""
+    categories = set(Category.values)
+    rows = [*section.get("consent_events", []), *section.get("consent_states", [])]
+    if any(row["category"] not in categories for row in rows):
+        raise ValueError("unknown consent category")
     events = [
         ConsentEvent(
             user=user,

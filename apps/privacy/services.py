@@ -212,7 +212,19 @@ def user_import(*, user: Any, document: Any) -> dict[str, int]:
         for handler in sorted(handlers(), key=lambda h: h.app_label != "privacy"):
             section = document.get(handler.app_label)
             if handler.import_user is not None and isinstance(section, dict):
-                counts[handler.app_label] = handler.import_user(user, section)
+                try:
+                    counts[handler.app_label] = handler.import_user(user, section)
+                except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                    # A hand-edited or truncated file: say which part, write nothing.
+                    raise ApplicationError(
+                        f"The '{handler.app_label}' part of the file is damaged; nothing was "
+                        "imported.",
+                        errors={
+                            f"file.{handler.app_label}": [
+                                f"Unreadable: {type(exc).__name__} in its rows."
+                            ]
+                        },
+                    ) from exc
     return counts
 
 

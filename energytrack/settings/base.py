@@ -163,6 +163,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "apps.core.exceptions.problem_exception_handler",
+    # Per-IP limits must key on the address the nearest trusted proxy saw, never on what a
+    # client writes into X-Forwarded-For itself (0 = no proxy: the socket's address).
+    "NUM_PROXIES": env.int("DJANGO_NUM_PROXIES", default=0),
     "DEFAULT_THROTTLE_RATES": {
         "login": env("THROTTLE_LOGIN", default="10/min"),
         "password_reset": env("THROTTLE_PASSWORD_RESET", default="5/hour"),

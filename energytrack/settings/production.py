@@ -1,5 +1,8 @@
 """Production: secrets have no defaults, so a missing one stops start-up loudly."""
 
+from cryptography.fernet import Fernet
+from django.core.exceptions import ImproperlyConfigured
+
 from .base import *  # noqa: F403
 from .base import BROKER_VISIBILITY_TIMEOUT, env
 
@@ -23,6 +26,24 @@ CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": BROKER_VISIBILITY_TIMEOUT}
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS")
+
+
+def _require_fernet_keys(keys: list[str]) -> None:
+    # A bad key would only show as a 500 on the first note written or read: refuse to start.
+    if not any(keys):
+        raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS is empty.")
+    for key in keys:
+        try:
+            Fernet(key)
+        except (ValueError, TypeError) as exc:
+            raise ImproperlyConfigured(
+                "FIELD_ENCRYPTION_KEYS holds a value that is not a Fernet key."
+            ) from exc
+
+
+_require_fernet_keys(FIELD_ENCRYPTION_KEYS)
+# Behind one TLS-terminating proxy (see SECURE_PROXY_SSL_HEADER) unless told otherwise.
+REST_FRAMEWORK = {**REST_FRAMEWORK, "NUM_PROXIES": env.int("DJANGO_NUM_PROXIES", default=1)}  # noqa: F405
 VAPID_PRIVATE_KEY = env("VAPID_PRIVATE_KEY")
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -48,7 +48,7 @@ SECRET_KEY = "test-secret-key-not-for-production-0123456789abcdef"  # noqa: S105
 REST_FRAMEWORK = {**REST_FRAMEWORK}  # noqa: F405
 # Generous limits so functional tests do not trip throttles; throttle tests override these.
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
-    **REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],  # type: ignore[dict-item]
+    **REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
     "login": "1000/min",
     "password_reset": "1000/min",
     "writes": "100000/min",

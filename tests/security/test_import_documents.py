@@ -55,15 +55,6 @@ def test_a_document_naming_someone_else_imports_only_into_the_importer() -> None
     assert not Membership.objects.filter(user=importer).exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: a malformed insights or consent section of an import document is a 500 "
-        "(KeyError/TypeError in apps/insights/privacy.py and apps/privacy/privacy.py "
-        "import_user), not a 400 naming the part; nothing is written (one transaction). "
-        "Remove this marker once both validate their rows."
-    ),
-)
 @pytest.mark.parametrize(
     ("section", "content"),
     [

@@ -23,7 +23,13 @@ from apps.accounts.models import ApiToken, Invitation, User
 from apps.accounts.services import api_token_create, invitation_create, team_create
 from apps.coaching import services as coaching_services
 from apps.coaching.models import ShareGrant
-from apps.core.throttles import ImportThrottle, LoginThrottle, PasswordResetThrottle, WriteThrottle
+from apps.core.throttles import (
+    ImportThrottle,
+    LoginThrottle,
+    PasswordResetThrottle,
+    WebhookThrottle,
+    WriteThrottle,
+)
 from apps.journal.models import ENTRY_MODELS
 from apps.performance.models import ImportJob
 from tests.core.problems import assert_problem
@@ -193,16 +199,6 @@ def test_unsubscribe_links_are_limited_per_client(settings: Any) -> None:
     assert_throttled(client.post(url, {"token": "forged"}), window_seconds=60)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "VULNERABILITY: DRF's per-IP throttles key on the whole X-Forwarded-For header when "
-        "REST_FRAMEWORK['NUM_PROXIES'] is unset, so a client that sends a new X-Forwarded-For "
-        "with every request is never limited (login, reset, invitations). Fix in "
-        "energytrack/settings/base.py (NUM_PROXIES from the environment, 0 by default) or "
-        "apps/core/throttles.py (_PerClientIp.get_ident); then remove this marker."
-    ),
-)
 def test_a_forged_forwarded_for_header_does_not_lift_the_login_limit(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -218,3 +214,17 @@ def test_a_forged_forwarded_for_header_does_not_lift_the_login_limit(
         for n in range(6)
     ]
     assert statuses == [400, 400, 400, 429, 429, 429], statuses
+
+
+def test_webhook_deliveries_are_limited_per_client_ip(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Unsigned floods from one address stop at the limit; the limit is per address, so a
+    # stranger's flood does not use up the CRM's own allowance.
+    slow_down(monkeypatch, WebhookThrottle, "3/min")
+    url = f"/api/v1/performance/webhooks/{uuid.uuid4()}"
+    headers = {"HTTP_X_ENERGYTRACK_TIMESTAMP": "0", "HTTP_X_ENERGYTRACK_SIGNATURE": "forged"}
+    client = APIClient()
+    statuses = [client.post(url, {}, format="json", **headers).status_code for _ in range(3)]
+    assert 429 not in statuses
+    assert_throttled(client.post(url, {}, format="json", **headers), window_seconds=60)
+    other = APIClient(REMOTE_ADDR="198.51.100.7")
+    assert other.post(url, {}, format="json", **headers).status_code != 429

@@ -86,15 +86,6 @@ def test_an_empty_secret_key_is_refused() -> None:
 @pytest.mark.postgres
 @pytest.mark.redis
 @pytest.mark.django_db
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "Production starts (and check --deploy passes) with FIELD_ENCRYPTION_KEYS set but "
-        "empty or not a Fernet key; the first note written or read then fails with a 500. "
-        "Needs a check in energytrack/settings/production.py or a deploy system check; then "
-        "remove this marker."
-    ),
-)
 @pytest.mark.parametrize("value", ["", "not-a-fernet-key"])
 def test_an_empty_or_malformed_encryption_key_is_refused(value: str) -> None:
     env = {**production_env(), "FIELD_ENCRYPTION_KEYS": value}
