@@ -63,9 +63,10 @@ function renderChrome() {
 }
 
 async function renderStatus() {
-  const { pending, failed } = await sync.status();
+  const { pending, failed, lastSync } = await sync.status();
   const parts = [];
   if (isOffline()) parts.push(h("span", { class: "pill pill-offline" }, t("status.offline")));
+  if (lastSync && lastSync.state === "clock") parts.push(h("span", { class: "pill pill-failed", role: "alert" }, t("status.clock")));
   if (pending.length) parts.push(h("span", { class: "pill pill-pending" }, t("status.pending", { count: pending.length })));
   if (failed.length) parts.push(h("span", { class: "pill pill-failed" }, t("status.failed", { count: failed.length })));
   replace(statusEl, parts);

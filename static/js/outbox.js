@@ -203,6 +203,11 @@
       if (response.status >= 500 || response.status === 429 || response.status === 408) {
         throw new Stop("error", response.status);
       }
+      if (response.status === 400) {
+        // The phone's clock is off: nothing was saved; keep everything queued and say so.
+        const problem = await problemOf(response.clone());
+        if (String((problem && problem.type) || "").endsWith("/clock-skew")) throw new Stop("clock", 400);
+      }
       return response;
     }
     throw new Stop("auth", 403);

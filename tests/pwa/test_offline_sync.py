@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from typing import Any
 
@@ -89,3 +90,36 @@ def test_offline_entries_survive_closing_and_are_sent_once(
     assert levels == [3, 5, 8]
     assert len(sent) == 3
     assert set(sent.values()) == {1}, f"an entry was sent more than once: {sent}"
+
+
+def test_a_phone_clock_two_hours_behind_keeps_entries_queued_and_says_so(
+    live_server: Any, new_context: Any, consenting_rep: User
+) -> None:
+    context = new_context()
+
+    def phone_two_hours_behind(route: Route) -> None:
+        # What a phone with a wrong clock sends: its own time in X-Client-Time.
+        skewed = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)).isoformat()
+        route.continue_(headers={**route.request.headers, "x-client-time": skewed})
+
+    context.route("**/api/v1/journal/batch", phone_two_hours_behind)
+    page = context.new_page()
+    sign_in(page, live_server.url)
+    page.get_by_role("button", name="Energy 6 of 9").click()
+    expect(page.locator(".confirmation")).to_contain_text("Energy 6 saved")
+
+    expect(page.locator("#status")).to_contain_text("clock is wrong", timeout=15_000)
+    expect(page.locator("#status")).to_contain_text("1 waiting to sync")
+    assert outbox_size(page) == 1
+    assert EnergyCheckin.objects.filter(user=consenting_rep).count() == 0
+
+    # Clock set right: the queued entry goes through and the warning goes away.
+    context.unroute("**/api/v1/journal/batch")
+    page.reload()
+    poll(
+        page,
+        lambda: EnergyCheckin.objects.filter(user=consenting_rep).count() == 1,
+        "the entry on the server",
+    )
+    wait_for_empty_outbox(page)
+    expect(page.locator("#status")).not_to_contain_text("clock")

@@ -20,19 +20,10 @@ from typing import Any
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "energytrack.settings.test")
 
 from celery.signals import task_postrun
-from django.conf import settings
 
-from energytrack.celery import app
+# Loopback push, the test's VAPID keys and the two-second redelivery: as the push kill test.
+from tests.notifications.worker_app import app
 
-settings.PUSH_ALLOW_LOOPBACK = True
-settings.VAPID_PRIVATE_KEY = os.environ["TEST_VAPID_PRIVATE_KEY"]
-settings.VAPID_PUBLIC_KEY = os.environ["TEST_VAPID_PUBLIC_KEY"]
-settings.VAPID_SUBJECT = os.environ["TEST_VAPID_SUBJECT"]
-app.conf.broker_transport_options = {
-    "visibility_timeout": 2,
-    "unacked_restore_interval": 1,
-    "unacked_restore_throttle": 1,
-}
 app.conf.task_default_queue = os.environ["TEST_QUEUE"]
 
 RUNS = Path(os.environ["TEST_RUNS_FILE"])

@@ -24,6 +24,7 @@ export default {
   "error.generic": "Something went wrong. Please try again.",
   "error.offline.action": "You are offline. This needs a connection; try again when you are back online.",
 
+  "status.clock": "Your phone's clock is wrong: set the right time to sync",
   "status.offline": "Offline",
   "status.pending": { one: "{count} waiting to sync", other: "{count} waiting to sync" },
   "status.failed": { one: "{count} not saved", other: "{count} not saved" },

@@ -23,6 +23,7 @@ export default {
   "error.generic": "Er ging iets mis. Probeer het nog eens.",
   "error.offline.action": "Je bent offline. Hiervoor is een verbinding nodig; probeer het opnieuw als je weer online bent.",
 
+  "status.clock": "De klok van je telefoon staat verkeerd: zet de juiste tijd om te synchroniseren",
   "status.offline": "Offline",
   "status.pending": { one: "{count} wacht op verzenden", other: "{count} wachten op verzenden" },
   "status.failed": { one: "{count} niet opgeslagen", other: "{count} niet opgeslagen" },
