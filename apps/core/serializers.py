@@ -74,6 +74,10 @@ def _type_problem(field: serializers.Field, value: Any, *, from_query: bool) -> 
     if isinstance(field, serializers.CharField | serializers.ChoiceField):
         if not isinstance(value, str):
             return "Must be a string."
+        # DRF trims before it counts; the schema's maxLength is about what was sent.
+        max_length = getattr(field, "max_length", None)
+        if max_length is not None and len(value) > max_length:
+            return f"Ensure this field has no more than {max_length} characters."
     elif isinstance(field, serializers.BooleanField):
         if not from_query and not isinstance(value, bool):
             return "Must be true or false."
