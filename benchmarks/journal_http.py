@@ -137,6 +137,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
     args = parser.parse_args()
 
     env = bench_env("et_bench_journal")
@@ -150,12 +151,12 @@ def main() -> None:
     readers_env = {**wrk_env, "SESSIONS_FILE": str(folder / "readers.txt")}
 
     load_before = os.getloadavg()
-    with gunicorn(env) as base:
+    with gunicorn(env, workers=args.workers) as base:
         warm = _rounds(base, ENDPOINTS, args, wrk_env, readers_env)
     # The day view again with its cache turned off: every request builds the 90 days from
     # PostgreSQL (what the first read after a write costs).
     cold_env = {**env, "JOURNAL_DAY_VIEW_CACHE_SECONDS": "0"}
-    with gunicorn(cold_env) as base:
+    with gunicorn(cold_env, workers=args.workers) as base:
         cold = _rounds(
             base,
             [("GET /api/v1/journal/days (90 days, cache off)", "get.lua", "/api/v1/journal/days")],
@@ -167,7 +168,7 @@ def main() -> None:
 
     print(
         f"\nusers {args.users}, wrk {args.connections} connections, {args.rounds} rounds of "
-        f"{args.duration}s per endpoint, gunicorn 4 sync workers, {os.cpu_count()} cores, "
+        f"{args.duration}s per endpoint, gunicorn {args.workers} sync workers, {os.cpu_count()} cores, "
         f"load average {load_before[0]:.2f} before, {load_after[0]:.2f} after\n"
     )
     print(_table(warm))
