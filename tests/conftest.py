@@ -90,3 +90,17 @@ def grant_all() -> Callable[[User], None]:
 def consenting_user(user: User, grant_all: Callable[[User], None]) -> User:
     grant_all(user)
     return user
+
+
+@pytest.fixture
+def tasks_inline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The broker replaced by running each task as it is sent, in this process: the broker is
+    the outside world, the task code is the real one."""
+    from energytrack.celery import app
+
+    app.loader.import_default_modules()  # every app's tasks module, as a worker has them
+
+    def run_now(name: str, args: Any = (), kwargs: Any = None, **options: Any) -> None:
+        app.tasks[name].apply(args=args, kwargs=kwargs or {})
+
+    monkeypatch.setattr(app, "send_task", run_now)

@@ -19,6 +19,7 @@ from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from apps.accounts.models import ApiToken, Invitation, Membership, Role, Team, User
 from apps.core.crypto import hash_secret
 from apps.core.errors import ApplicationError
+from apps.core.tasks import enqueue_on_commit
 from apps.core.time import is_valid_timezone
 
 TOKEN_PREFIX = "et_"  # noqa: S105 - a public marker, not a secret
@@ -84,24 +85,27 @@ def password_change(*, user: User, old_password: str, new_password: str) -> None
 
 
 def password_reset_request(*, email: str) -> None:
-    """Always succeeds from the caller's point of view: no account enumeration."""
+    """Always the same from the caller's point of view, in answer and in time: the look-up and
+    the mail happen in a Celery task for every address, known or not (no account enumeration,
+    not even by response time). Sent after commit; a broker that is down is logged."""
+    enqueue_on_commit("apps.accounts.tasks.password_reset_mail", email.strip(), ignore_result=True)
+
+
+def password_reset_send(*, email: str) -> bool:
+    """The reset mail, if an active account has this address (Celery)."""
     user = User.objects.filter(email__iexact=email.strip(), is_active=True).first()
     if user is None:
-        return
+        return False
     uid = urlsafe_base64_encode(force_bytes(user.pk))
     token = default_token_generator.make_token(user)
     link = f"{settings.FRONTEND_BASE_URL}/app/#/reset?uid={uid}&token={token}"
-    # robust: a mail server that is down is logged, not a 500 that only known addresses get
-    # (which would give away which accounts exist).
-    transaction.on_commit(
-        lambda: send_mail(
-            "energytrack password reset",
-            f"Use this link to choose a new password (valid for a few days):\n{link}\n",
-            None,
-            [user.email],
-        ),
-        robust=True,
+    send_mail(
+        "energytrack password reset",
+        f"Use this link to choose a new password (valid for a few days):\n{link}\n",
+        None,
+        [user.email],
     )
+    return True
 
 
 def password_reset_confirm(*, uid: str, token: str, new_password: str) -> User:

@@ -55,7 +55,7 @@ def assert_throttled(response: Any, *, window_seconds: int) -> None:
 
 
 def test_password_reset_requests_are_limited_per_client(
-    monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
+    monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any, tasks_inline
 ) -> None:
     user = consenting()
     slow_down(monkeypatch, PasswordResetThrottle, "3/min")
