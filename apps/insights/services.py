@@ -141,16 +141,20 @@ def insights_compute(
     if not users:
         return {"reps": 0, "findings": 0, "new": 0}
     counts = {"reps": len(users), "findings": 0, "new": 0}
-    for start in range(0, len(users), ENGINE_BATCH):
-        batch = users[start : start + ENGINE_BATCH]
-        counts_batch = _compute_batch(batch, as_of, days)
-        for key in ("findings", "new"):
-            counts[key] += counts_batch[key]
+    # Each rep's own local day: a chunk can hold zones that are on different dates right now.
+    now = timezone.now()
+    by_day: dict[dt.date, list[User]] = {}
+    for user in users:
+        by_day.setdefault(as_of or local_date(user, now), []).append(user)
+    for day, group in sorted(by_day.items()):
+        for start in range(0, len(group), ENGINE_BATCH):
+            counts_batch = _compute_batch(group[start : start + ENGINE_BATCH], day, days)
+            for key in ("findings", "new"):
+                counts[key] += counts_batch[key]
     return counts
 
 
-def _compute_batch(users: list[User], as_of: dt.date | None, days: int) -> dict[str, int]:
-    day = as_of or local_date(users[0], timezone.now())
+def _compute_batch(users: list[User], day: dt.date, days: int) -> dict[str, int]:
     # Compute up to yesterday: today is not over yet.
     last = day - dt.timedelta(days=1)
     first = last - dt.timedelta(days=days - 1)

@@ -5,17 +5,21 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
+import time_machine
 from django.core.management import call_command
 from django.utils import timezone
 
 from apps.core.time import local_date
+from apps.insights import services
 from apps.insights.models import DayFeature, Insight, InsightProgress
 from apps.insights.services import day_features_rebuild, insights_compute
 from apps.journal.services import EntryInput, entries_upsert
+from tests.factories import UserFactory
 from tests.insights.sweep import make_insight
 
 AMS = ZoneInfo("Europe/Amsterdam")
@@ -220,3 +224,26 @@ def test_unknown_series_and_bad_range(api) -> None:
     assert api.get("/api/v1/insights/trends/alcohol-raw").status_code == 404
     response = api.get("/api/v1/insights/trends/energy-daily?range=decade")
     assert response.status_code == 400 and "range" in response.json()["errors"]
+
+
+@pytest.mark.django_db
+def test_a_chunk_spanning_two_dates_runs_each_rep_on_its_own_local_day(monkeypatch) -> None:
+    # 15:00 UTC is 05:00 (the nightly hour) on Sunday in Kiritimati and on Saturday in Honolulu:
+    # the dispatcher puts both in one chunk, and each must be computed "as of" its own day.
+    kiritimati = UserFactory(timezone="Pacific/Kiritimati")
+    honolulu = UserFactory(timezone="Pacific/Honolulu")
+    calls: list[tuple[list[Any], dt.date]] = []
+    real = services._compute_batch
+
+    def recording(users, day, days):
+        calls.append(([user.pk for user in users], day))
+        return real(users, day, days)
+
+    monkeypatch.setattr(services, "_compute_batch", recording)
+    with time_machine.travel(dt.datetime(2026, 11, 21, 15, 0, tzinfo=dt.UTC), tick=False):
+        insights_compute(user_ids=[kiritimati.pk, honolulu.pk])
+
+    assert sorted(calls, key=lambda call: call[1]) == [
+        ([honolulu.pk], dt.date(2026, 11, 21)),
+        ([kiritimati.pk], dt.date(2026, 11, 22)),
+    ]
