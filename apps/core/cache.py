@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 
 UNAVAILABLE = (RedisConnectionError, RedisTimeoutError)
 _WARN_EVERY_SECONDS = 30.0
+_RETRY_AFTER_SECONDS = 5.0
 
 
 class _ReusingClient(RedisCacheClient):
@@ -48,14 +49,24 @@ class SoftRedisCache(RedisCache):
         super().__init__(server, params)
         self._class = _ReusingClient
         self._last_warning = 0.0
+        # After a failure reads, writes and counters leave Redis alone for a moment: a Redis
+        # that hangs would otherwise cost every request a socket timeout per cache call
+        # (seconds for a session plus a throttle), not just the first one that noticed.
+        self._skip_until = 0.0
 
     def _unavailable(self, exc: Exception) -> None:
         now = time.monotonic()
+        self._skip_until = now + _RETRY_AFTER_SECONDS
         if now - self._last_warning > _WARN_EVERY_SECONDS:
             self._last_warning = now
             logger.warning("cache unavailable (%s); serving without it", type(exc).__name__)
 
+    def _skipping(self) -> bool:
+        return time.monotonic() < self._skip_until
+
     def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
+        if self._skipping():
+            return default
         try:
             return super().get(key, default, version)
         except UNAVAILABLE as exc:
@@ -63,6 +74,8 @@ class SoftRedisCache(RedisCache):
             return default
 
     def get_many(self, keys: Any, version: int | None = None) -> dict[str, Any]:
+        if self._skipping():
+            return {}
         try:
             return super().get_many(keys, version)
         except UNAVAILABLE as exc:
@@ -72,6 +85,8 @@ class SoftRedisCache(RedisCache):
     def set(
         self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
     ) -> None:
+        if self._skipping():
+            return
         try:
             super().set(key, value, timeout, version)
         except UNAVAILABLE as exc:
@@ -80,6 +95,8 @@ class SoftRedisCache(RedisCache):
     def set_many(
         self, data: dict[str, Any], timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
     ) -> list[str]:
+        if self._skipping():
+            return list(data)
         try:
             return super().set_many(data, timeout, version)
         except UNAVAILABLE as exc:
@@ -87,6 +104,7 @@ class SoftRedisCache(RedisCache):
             return list(data)
 
     def delete(self, key: Any, version: int | None = None) -> bool:
+        # Always tried, even while skipping: a logout must not leave its session in the cache.
         try:
             return bool(super().delete(key, version))
         except UNAVAILABLE as exc:
@@ -94,6 +112,8 @@ class SoftRedisCache(RedisCache):
             return False
 
     def touch(self, key: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
+        if self._skipping():
+            return False
         try:
             return bool(super().touch(key, timeout, version))
         except UNAVAILABLE as exc:
@@ -102,6 +122,15 @@ class SoftRedisCache(RedisCache):
 
     def hit(self, key: str, window_seconds: int) -> int:
         """Count one event in a fixed window: one round trip (INCR and EXPIRE pipelined)."""
+        if self._skipping():
+            raise RedisConnectionError("skipped: Redis failed a moment ago")
+        try:
+            return self._hit(key, window_seconds)
+        except UNAVAILABLE as exc:
+            self._unavailable(exc)
+            raise
+
+    def _hit(self, key: str, window_seconds: int) -> int:
         full_key = self.make_and_validate_key(key)
         pipe = self._cache.get_client(full_key, write=True).pipeline(transaction=False)
         pipe.incr(full_key)

@@ -126,3 +126,24 @@ def test_with_redis_down_writes_and_sessions_still_work(
     assert statuses == [201] * 5
     assert days.status_code == 200
     assert sum(len(d["entries"]["energy"]) for d in days.json()["days"]) == 5
+
+
+def test_after_a_failure_redis_is_left_alone_for_a_moment_except_for_deletes(
+    dead: SoftRedisCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert dead.get("a") is None  # the failure that opens the pause
+    attempts: list[str] = []
+    real_get_client = dead._cache.get_client
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        attempts.append("client")
+        return real_get_client(*args, **kwargs)
+
+    monkeypatch.setattr(dead._cache, "get_client", counting)
+    assert dead.get("a", "fallback") == "fallback"
+    dead.set("a", 1, 30)
+    with pytest.raises(Exception, match="skipped"):
+        dead.hit("writes:u1:1", 60)
+    assert attempts == []  # none of those went near Redis
+    assert dead.delete("a") is False
+    assert attempts == ["client"]  # a delete is always tried (a logout must reach Redis)

@@ -95,15 +95,6 @@ def _push_and_read(context: BrowserContext, page: Any, origin: str, payload: Any
         "the push texts",
     )
     cdp: Any = _registration_id(context, page)
-    cdp.send(
-        "ServiceWorker.deliverPushMessage",
-        {
-            "origin": origin,
-            "registrationId": cdp.registration_id,
-            "data": payload if isinstance(payload, str) else json.dumps(payload),
-        },
-    )
-    worker = context.service_workers[0]
     script = (
         "() => self.registration.getNotifications().then((list) => list.map((n) =>"
         " ({title: n.title, body: n.body, tag: n.tag, url: n.data && n.data.url})))"
@@ -111,10 +102,29 @@ def _push_and_read(context: BrowserContext, page: Any, origin: str, payload: Any
     notes: list[Any] = []
 
     def shown() -> bool:
-        notes[:] = worker.evaluate(script)
+        # The newest worker: an older one may still be listed while it is being replaced.
+        notes[:] = context.service_workers[-1].evaluate(script)
         return bool(notes)
 
-    poll(page, shown, "a notification")
+    # A push delivered while the worker is still starting can be dropped by the browser (seen
+    # on a loaded CI machine): send it again. Notifications share a tag, so a second delivery
+    # replaces the first instead of adding one.
+    for attempt in range(3):
+        cdp.send(
+            "ServiceWorker.deliverPushMessage",
+            {
+                "origin": origin,
+                "registrationId": cdp.registration_id,
+                "data": payload if isinstance(payload, str) else json.dumps(payload),
+            },
+        )
+        try:
+            poll(page, shown, "a notification", timeout_s=8.0)
+        except AssertionError:
+            if attempt == 2:
+                raise
+        else:
+            return notes
     return notes
 
 
