@@ -14,16 +14,14 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from apps.coaching import selectors, services
+from apps.core.tasks import RETRY_ON_DATABASE
 
 FAN_OUT_CHUNK = 500
 
 
 @shared_task(
     name="apps.coaching.tasks.draft_summaries_batch",
-    acks_late=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    retry_jitter=True,
+    **RETRY_ON_DATABASE,
     max_retries=3,
     soft_time_limit=300,
     time_limit=360,

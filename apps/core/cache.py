@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.core.cache import caches
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
@@ -23,6 +24,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 logger = logging.getLogger(__name__)
 
 UNAVAILABLE = (RedisConnectionError, RedisTimeoutError)
+T = TypeVar("T")
 _WARN_EVERY_SECONDS = 30.0
 _RETRY_AFTER_SECONDS = 5.0
 
@@ -64,61 +66,38 @@ class SoftRedisCache(RedisCache):
     def _skipping(self) -> bool:
         return time.monotonic() < self._skip_until
 
-    def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
-        if self._skipping():
-            return default
+    def _soft(self, call: Callable[[], T], fallback: T, *, skippable: bool = True) -> T:
+        if skippable and self._skipping():
+            return fallback
         try:
-            return super().get(key, default, version)
+            return call()
         except UNAVAILABLE as exc:
             self._unavailable(exc)
-            return default
+            return fallback
+
+    def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
+        return self._soft(lambda: RedisCache.get(self, key, default, version), default)
 
     def get_many(self, keys: Any, version: int | None = None) -> dict[str, Any]:
-        if self._skipping():
-            return {}
-        try:
-            return super().get_many(keys, version)
-        except UNAVAILABLE as exc:
-            self._unavailable(exc)
-            return {}
+        return self._soft(lambda: RedisCache.get_many(self, keys, version), {})
 
     def set(
         self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
     ) -> None:
-        if self._skipping():
-            return
-        try:
-            super().set(key, value, timeout, version)
-        except UNAVAILABLE as exc:
-            self._unavailable(exc)
+        self._soft(lambda: RedisCache.set(self, key, value, timeout, version), None)
 
     def set_many(
         self, data: dict[str, Any], timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
     ) -> list[str]:
-        if self._skipping():
-            return list(data)
-        try:
-            return super().set_many(data, timeout, version)
-        except UNAVAILABLE as exc:
-            self._unavailable(exc)
-            return list(data)
+        return self._soft(lambda: RedisCache.set_many(self, data, timeout, version), list(data))
 
     def delete(self, key: Any, version: int | None = None) -> bool:
         # Always tried, even while skipping: a logout must not leave its session in the cache.
-        try:
-            return bool(super().delete(key, version))
-        except UNAVAILABLE as exc:
-            self._unavailable(exc)
-            return False
+        deleted = self._soft(lambda: RedisCache.delete(self, key, version), False, skippable=False)
+        return bool(deleted)
 
     def touch(self, key: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
-        if self._skipping():
-            return False
-        try:
-            return bool(super().touch(key, timeout, version))
-        except UNAVAILABLE as exc:
-            self._unavailable(exc)
-            return False
+        return self._soft(lambda: bool(RedisCache.touch(self, key, timeout, version)), False)
 
     def hit(self, key: str, window_seconds: int) -> int:
         """Count one event in a fixed window: one round trip (INCR and EXPIRE pipelined)."""

@@ -9,11 +9,20 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.db import transaction
+from django.db import OperationalError, transaction
 
 from energytrack.celery import app, ensure_broker_folders
 
 logger = logging.getLogger(__name__)
+
+# The retry policy of a task whose only expected failure is a database that is briefly away:
+# acknowledged after it ran (a killed worker's task runs again), retried with jittered backoff.
+RETRY_ON_DATABASE: dict[str, Any] = {
+    "acks_late": True,
+    "autoretry_for": (OperationalError,),
+    "retry_backoff": True,
+    "retry_jitter": True,
+}
 
 
 def send_task_safely(name: str, *args: Any, **options: Any) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -120,6 +121,19 @@ def stale_days_refresh(*, limit: int = STALE_BATCH) -> int:
                 [[m[0] for m in marks], [m[3] for m in marks]],
             )
     return len(marks)
+
+
+def stale_days_drain(*, max_seconds: float) -> int:
+    """Batches of ``stale_days_refresh`` until none is left or ``max_seconds`` have passed (so
+    periodic runs do not pile up; the rest waits for the next run)."""
+    deadline = time.monotonic() + max_seconds
+    total = 0
+    while time.monotonic() < deadline:
+        done = stale_days_refresh()
+        total += done
+        if done < STALE_BATCH:
+            break
+    return total
 
 
 def fingerprint(user_id: Any, finding: engine.Finding) -> str:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 from typing import Any
 
 from celery import shared_task
-from django.db import OperationalError
 from django.utils import timezone
 
+from apps.core.tasks import RETRY_ON_DATABASE
 from apps.insights import services
 
 NIGHTLY_LOCAL_HOUR = 5
@@ -19,35 +18,19 @@ STALE_RUN_SECONDS = 40
 
 @shared_task(
     name="apps.insights.tasks.stale_days_refresh",
-    acks_late=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    retry_jitter=True,
+    **RETRY_ON_DATABASE,
     max_retries=3,
     soft_time_limit=50,
     time_limit=60,
 )
 def stale_days_refresh() -> int:
-    """Every 30 s (beat): recompute the days the journal and sales data marked stale.
-
-    Stops after ~40 s of work so runs do not pile up; the rest waits for the next run.
-    """
-    deadline = time.monotonic() + STALE_RUN_SECONDS
-    total = 0
-    while time.monotonic() < deadline:
-        done = services.stale_days_refresh()
-        total += done
-        if done < services.STALE_BATCH:
-            break
-    return total
+    """Every 30 s (beat): recompute the days the journal and sales data marked stale."""
+    return services.stale_days_drain(max_seconds=STALE_RUN_SECONDS)
 
 
 @shared_task(
     name="apps.insights.tasks.compute_insights_batch",
-    acks_late=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    retry_jitter=True,
+    **RETRY_ON_DATABASE,
     max_retries=3,
     soft_time_limit=600,
     time_limit=900,

@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 
 from apps.accounts.selectors import request_user as me
 from apps.core.errors import ApplicationError, flatten_errors
+from apps.core.idempotency import request_fingerprint
 from apps.core.serializers import validate_with
 from apps.core.throttles import WriteThrottle
 from apps.core.time import calendar_date
@@ -175,7 +176,7 @@ class EntryDetailApi(APIView):
                 kind=kind,
                 id=entry_id,
                 values=dict(values),
-                request_hash=services.request_fingerprint(kind, entry_id, request.data),
+                request_hash=request_fingerprint(kind, entry_id, request.data),
             ),
         )
         return Response(_outcome_body(outcome), status=outcome.status)
@@ -226,7 +227,7 @@ class BatchApi(APIView):
                     kind=kind,
                     id=entry_id,
                     values=dict(values),
-                    request_hash=services.request_fingerprint(kind, entry_id, fields),
+                    request_hash=request_fingerprint(kind, entry_id, fields),
                 )
             )
         outcomes = services.entries_upsert(user=me(request), items=parsed)
@@ -278,7 +279,7 @@ class CheckinApi(APIView):
         outcomes = services.quick_checkin(
             user=me(request),
             data=dict(data),
-            request_hash=services.request_fingerprint("checkin", "", request.data),
+            request_hash=request_fingerprint("checkin", "", request.data),
         )
         created = any(o.result == "created" for o in outcomes.values())
         return Response(

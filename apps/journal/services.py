@@ -9,8 +9,6 @@ batch never blocks the others, and a rejected item leaves no row behind.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import logging
 import uuid
 from collections import defaultdict
@@ -89,12 +87,6 @@ class UpsertOutcome:
             errors=self.errors if errors is None else errors,
             extra=self.extra,
         )
-
-
-def request_fingerprint(kind: str, entry_id: object, raw: Any) -> str:
-    """Stable hash of what the client sent, so an exact retry can replay the first answer."""
-    payload = json.dumps([kind, str(entry_id), raw], sort_keys=True, default=str)
-    return hashlib.sha256(payload.encode()).hexdigest()
 
 
 def _reject(item: EntryInput, exc: ApplicationError) -> UpsertOutcome:

@@ -13,6 +13,7 @@ from celery import Task, shared_task
 from django.db import OperationalError
 from django.utils import timezone
 
+from apps.core.tasks import RETRY_ON_DATABASE
 from apps.notifications import services
 
 
@@ -64,10 +65,7 @@ def dispatch_local_schedules() -> dict[str, int]:
 
 @shared_task(
     name="apps.notifications.tasks.prepare_reminders",
-    acks_late=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    retry_jitter=True,
+    **RETRY_ON_DATABASE,
     max_retries=3,
     soft_time_limit=240,
     time_limit=300,
@@ -80,10 +78,7 @@ def prepare_reminders(user_ids: list[str], window_start: str) -> dict[str, int]:
 
 @shared_task(
     name="apps.notifications.tasks.prepare_digests",
-    acks_late=True,
-    autoretry_for=(OperationalError,),
-    retry_backoff=True,
-    retry_jitter=True,
+    **RETRY_ON_DATABASE,
     max_retries=3,
     soft_time_limit=240,
     time_limit=300,

@@ -22,6 +22,7 @@ from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from apps.accounts.selectors import request_user as me
+from apps.core.idempotency import request_fingerprint
 from apps.core.throttles import ImportThrottle, WebhookThrottle, WriteThrottle
 from apps.core.time import local_date
 from apps.performance import selectors, services
@@ -158,7 +159,7 @@ class CallStatsDetailApi(APIView):
             user=me(request),
             stats_id=stats_id,
             values=dict(serializer.validated_data),
-            request_hash=services.request_fingerprint("calls", stats_id, request.data),
+            request_hash=request_fingerprint("calls", stats_id, request.data),
         )
         return Response(_upsert_body(outcome, _call_stats), status=outcome.status)
 
@@ -209,7 +210,7 @@ class MeetingDetailApi(APIView):
             user=me(request),
             meeting_id=meeting_id,
             values=dict(serializer.validated_data),
-            request_hash=services.request_fingerprint("meetings", meeting_id, request.data),
+            request_hash=request_fingerprint("meetings", meeting_id, request.data),
         )
         return Response(_upsert_body(outcome, _meeting), status=outcome.status)
 

@@ -123,12 +123,6 @@ class UpsertOutcome:
     detail: str = ""
 
 
-def request_fingerprint(kind: str, entry_id: object, raw: Any) -> str:
-    """Stable hash of what the client sent, so an exact retry can replay the first answer."""
-    payload = json.dumps([kind, str(entry_id), raw], sort_keys=True, default=str)
-    return hashlib.sha256(payload.encode()).hexdigest()
-
-
 def _not_yours() -> ApplicationError:
     return ApplicationError("No such entry of yours.", status_code=404, code="not-found")
 
