@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from apps.core.errors import ApplicationError
+from apps.core.sql import insert_new
 from apps.core.time import calendar_date, is_valid_timezone, local_date, zone
 from apps.insights.stale import days_mark_stale
 from apps.journal.models import ENTRY_MODELS, JournalEntry, JournalState
@@ -213,19 +214,6 @@ def entries_upsert(
     Returns one outcome per item, in the order of ``items``. With ``all_or_nothing`` one
     rejected item rolls back every other one (the outcomes still say what each would have been).
     """
-    try:
-        return _entries_upsert(user=user, items=items, all_or_nothing=all_or_nothing)
-    except IntegrityError:
-        # Only another user inserting one of these ids in the same instant gets here (this
-        # user's writes hold the journal lock); the retry finds that row and answers 404.
-        if connection.in_atomic_block:
-            raise
-        return _entries_upsert(user=user, items=items, all_or_nothing=all_or_nothing)
-
-
-def _entries_upsert(
-    *, user: Any, items: list[EntryInput], all_or_nothing: bool
-) -> list[UpsertOutcome]:
     now = timezone.now()
     outcomes: list[UpsertOutcome | None] = [None] * len(items)
     prepared: dict[str, dict[uuid.UUID, tuple[int, EntryInput, dict[str, Any]]]] = defaultdict(dict)
@@ -296,34 +284,35 @@ def _upsert_kind(
 ) -> None:
     model = ENTRY_MODELS[kind]
     ids = sorted(by_id)
-    # Not filtered by user: an id that belongs to someone else must answer 404, not be created.
-    existing = {
-        entry.pk: entry
-        for entry in model.objects.select_for_update().filter(pk__in=ids).order_by("pk")
-    }
-    to_create: list[JournalEntry] = []
-    for entry_id in ids:
-        if entry_id not in existing:
-            _index, item, values = by_id[entry_id]
-            to_create.append(
-                model(
-                    id=entry_id,
-                    user=user,
-                    request_hash=item.request_hash,
-                    last_result="created",
-                    **values,
-                )
-            )
-    if to_create:
-        # A plain insert: an id taken meanwhile by another user raises IntegrityError and the
-        # whole upsert is retried (see entries_upsert); no second query to verify ownership.
-        model.objects.bulk_create(to_create)
-        for entry in to_create:
+    # Insert first: most writes are new entries, and for them this one statement is the whole
+    # write. An id that exists (this user's or anyone else's) is not inserted and is read below.
+    candidates = [
+        model(
+            id=entry_id,
+            user=user,
+            request_hash=by_id[entry_id][1].request_hash,
+            last_result="created",
+            **by_id[entry_id][2],
+        )
+        for entry_id in ids
+    ]
+    created = insert_new(model, candidates)
+    for entry in candidates:
+        if entry.pk in created:
             index, _item, values = by_id[entry.pk]
             outcomes[index] = UpsertOutcome(
                 kind=kind, id=entry.pk, result="created", status=201, entry=entry
             )
             changed_days.add(values["local_date"])
+    taken = [entry_id for entry_id in ids if entry_id not in created]
+    if not taken:
+        return
+    # Not filtered by user: an id that belongs to someone else must answer 404. An id whose row
+    # was deleted between the insert and this read gets no outcome: "send it again" (409).
+    existing = {
+        entry.pk: entry
+        for entry in model.objects.select_for_update().filter(pk__in=taken).order_by("pk")
+    }
 
     to_update: list[JournalEntry] = []
     for entry_id, entry in existing.items():

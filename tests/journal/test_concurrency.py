@@ -147,8 +147,8 @@ def test_two_users_racing_for_one_id(consenting_user, other_user, make_client, g
 def test_an_id_taken_by_another_user_mid_write_is_a_404_not_a_500(
     api, consenting_user, other_user, grant_all
 ):
-    """The other user's insert is not yet committed when this write looks for the id, so this
-    write's insert waits for it and then collides: the upsert is retried and answers 404."""
+    """The other user's insert is not yet committed when this write inserts the same id, so
+    this write's insert waits for it, then finds the id taken and answers 404."""
     grant_all(other_user)
     entry_id = uuid.uuid4()
     inserted = threading.Event()
