@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import re
 import uuid
@@ -13,8 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Field, QuerySet, Value
-from django.db.models.expressions import RawSQL
+from django.db.models import Field, QuerySet
 
 from apps.core.crypto import decrypt_text
 from apps.journal.models import ENTRY_MODELS, JournalEntry, JournalState
@@ -116,46 +116,54 @@ def day_view_days_json(*, user: Any, date_from: dt.date, date_to: dt.date) -> st
     """
     if connection.vendor != "postgresql":
         return render_days(day_view(user=user, date_from=date_from, date_to=date_to))
-    parts = [
-        queryset.annotate(entry=_entry_json(kind), kind=Value(kind)).values(
-            "local_date", "occurred_at", "kind", "entry"
-        )
-        for kind, queryset in _day_view_querysets(user, date_from, date_to).items()
-    ]
-    union_sql, params = parts[0].union(*parts[1:], all=True).query.sql_with_params()
-    sql = (
-        "SELECT coalesce(json_agg(json_build_object('local_date', d.local_date, "  # noqa: S608
-        "'entries', d.entries) ORDER BY d.local_date DESC), '[]')::text FROM ("
-        " SELECT k.local_date, json_object_agg(k.kind, k.items) AS entries FROM ("
-        "  SELECT e.local_date, e.kind, json_agg(e.entry ORDER BY e.occurred_at) AS items"
-        f"  FROM ({union_sql}) AS e GROUP BY e.local_date, e.kind"
-        " ) AS k GROUP BY k.local_date"
-        ") AS d"
-    )
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(
+            _day_view_sql(), {"user_id": user.pk, "date_from": date_from, "date_to": date_to}
+        )
         days_json: str = cursor.fetchone()[0]
     if '"note" : "' not in days_json:
         return days_json
     return _NOTE_TOKEN.sub(lambda m: f'"note" : {json.dumps(decrypt_text(m.group(1)))}', days_json)
 
 
-def _entry_json(kind: str) -> RawSQL:
+@functools.cache
+def _day_view_sql() -> str:
+    """Built once: compiling six querysets and their union cost more CPU (~2 ms) than
+    PostgreSQL's whole answer for 90 days."""
+    quote = connection.ops.quote_name
+    # Identifiers and kinds come from the models, never from input; values are parameters.
+    union = " UNION ALL ".join(
+        f"SELECT local_date, occurred_at, '{kind}' AS kind, {_entry_json(kind)} AS entry "  # noqa: S608
+        f"FROM {quote(model._meta.db_table)} WHERE user_id = %(user_id)s "
+        "AND local_date >= %(date_from)s AND local_date <= %(date_to)s"
+        for kind, model in ENTRY_MODELS.items()
+    )
+    return (
+        "SELECT coalesce(json_agg(json_build_object('local_date', d.local_date, "  # noqa: S608
+        "'entries', d.entries) ORDER BY d.local_date DESC), '[]')::text FROM ("
+        " SELECT k.local_date, json_object_agg(k.kind, k.items) AS entries FROM ("
+        "  SELECT e.local_date, e.kind, json_agg(e.entry ORDER BY e.occurred_at) AS items"
+        f"  FROM ({union}) AS e GROUP BY e.local_date, e.kind"
+        " ) AS k GROUP BY k.local_date"
+        ") AS d"
+    )
+
+
+def _entry_json(kind: str) -> str:
     """One entry as JSON built by PostgreSQL. Instants come out in its ISO 8601 form (the
     connection is in UTC, so "+00:00"); the note is its stored ciphertext, or ""."""
     model = ENTRY_MODELS[kind]
-    table = model._meta.db_table
     parts = []
     for name in (*DAY_VIEW_FIELDS, *_kind_fields(kind)):
         field = model._meta.get_field(name)
         assert isinstance(field, Field)
-        column = f'"{table}"."{field.column}"'
+        column = connection.ops.quote_name(str(field.column))
         if field.get_internal_type() == "DecimalField":
             parts.append(f"'{name}', {column}::text")
         else:
             parts.append(f"'{name}', {column}")
     parts.append(f"'kind', '{kind}'")
-    return RawSQL(f"json_build_object({', '.join(parts)})", ())  # noqa: S611
+    return f"json_build_object({', '.join(parts)})"
 
 
 def _day_view_rows(kind: str, queryset: QuerySet[Any]) -> Any:
