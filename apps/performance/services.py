@@ -90,6 +90,10 @@ WEBHOOK_PENDING_STALE = dt.timedelta(minutes=1)
 WEBHOOK_MAX_ACTIVITIES = 500
 WEBHOOK_ERRORS_KEPT = 100
 WEBHOOK_DRAIN_FLAG_SECONDS = 30
+# A drain starts this long after the first delivery that queued it: a CRM sends in bursts, and
+# one drain per second per connection pays the per-batch work (the team's rep directory, the
+# call statistics) once for the whole burst instead of once per delivery.
+WEBHOOK_DRAIN_DELAY_SECONDS = 1
 WEBHOOK_DRAIN_BATCH = 100
 WEBHOOK_DRAIN_MAX_EVENTS = 5000
 WEBHOOK_EVENTS_KEPT = dt.timedelta(days=7)
@@ -1018,7 +1022,10 @@ def _request_drain(connection_id: uuid.UUID) -> None:
     if first:
         # Outside a transaction this sends at once; a dead broker is logged, not raised.
         enqueue_on_commit(
-            "apps.performance.tasks.webhook_events_drain", str(connection_id), ignore_result=True
+            "apps.performance.tasks.webhook_events_drain",
+            str(connection_id),
+            ignore_result=True,
+            countdown=WEBHOOK_DRAIN_DELAY_SECONDS,
         )
 
 

@@ -183,6 +183,32 @@ def test_a_burst_of_deliveries_queues_one_drain(
     assert len(sent_tasks) == 2
 
 
+def test_a_burst_of_deliveries_queues_one_delayed_drain(
+    org: Org,
+    crm: tuple[CrmConnection, str],
+    monkeypatch: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """The first delivery queues a drain that starts a second later; the rest of the burst
+    rides along, so the per-batch work is paid once for all of them."""
+    sent: list[tuple[str, dict[str, Any]]] = []
+    monkeypatch.setattr(
+        "apps.core.tasks.app.send_task", lambda name, args, **kw: sent.append((name, kw))
+    )
+    connection, secret = crm
+    with django_capture_on_commit_callbacks(execute=True):
+        for index in range(5):
+            response = webhook_post(
+                connection.pk, secret, _event(f"b{index}", {**CALL, "external_id": f"b{index}"})
+            )
+            assert response.status_code == 202, response.content
+    assert [(name, kw.get("countdown")) for name, kw in sent] == [
+        ("apps.performance.tasks.webhook_events_drain", services.WEBHOOK_DRAIN_DELAY_SECONDS)
+    ]
+    assert services.WEBHOOK_DRAIN_DELAY_SECONDS > 0
+    assert tasks.webhook_events_drain(str(connection.pk)) == 5
+
+
 def test_a_long_backlog_continues_in_a_fresh_task(
     org: Org, crm: tuple[CrmConnection, str], sent_tasks: list[Any], monkeypatch: Any
 ) -> None:
