@@ -6,11 +6,12 @@ import datetime as dt
 from collections import defaultdict
 from typing import Any
 
+from django.db import connection
 from django.db.models import QuerySet
 
 from apps.insights.messages import render, render_progress
 from apps.insights.models import DayFeature, Insight, InsightProgress
-from apps.journal.aggregates import energy_levels_with_hour
+from apps.journal.aggregates import energy_by_local_hour
 
 RANGES = {"week": 7, "month": 30, "quarter": 91, "year": 365}
 SERIES = (
@@ -79,28 +80,29 @@ def _mean(values: list[float]) -> float | None:
     return round(sum(values) / len(values), 2) if values else None
 
 
+def _day_feature_rows(user: Any, date_from: dt.date, date_to: dt.date) -> list[Any]:
+    # Every chart read runs this: SQL text instead of a queryset compiled per request.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT local_date, energy_mean, sleep_minutes, qualified_meetings, working_day "  # noqa: S608
+            f"FROM {connection.ops.quote_name(DayFeature._meta.db_table)} "
+            "WHERE user_id = %s AND local_date >= %s AND local_date <= %s ORDER BY local_date",
+            [user.pk, date_from, date_to],
+        )
+        return cursor.fetchall()
+
+
 def trend_series(*, user: Any, series: str, date_from: dt.date, date_to: dt.date) -> dict[str, Any]:
     if series == "energy-by-hour":
-        by_hour: dict[int, list[int]] = defaultdict(list)
-        for hour, level in energy_levels_with_hour(user=user, date_from=date_from, date_to=date_to):
-            by_hour[hour].append(level)
         return {
             "points": [
-                {
-                    "hour": hour,
-                    "energy": _mean([float(v) for v in by_hour[hour]]),
-                    "n": len(by_hour[hour]),
-                }
-                for hour in sorted(by_hour)
+                {"hour": hour, "energy": round(total / count, 2), "n": count}
+                for hour, total, count in energy_by_local_hour(
+                    user=user, date_from=date_from, date_to=date_to
+                )
             ]
         }
-    rows = list(
-        DayFeature.objects.filter(user=user, local_date__gte=date_from, local_date__lte=date_to)
-        .order_by("local_date")
-        .values_list(
-            "local_date", "energy_mean", "sleep_minutes", "qualified_meetings", "working_day"
-        )
-    )
+    rows = _day_feature_rows(user, date_from, date_to)
     if series == "energy-daily":
         by_day = {day: energy for day, energy, *_ in rows}
         points = []
@@ -116,7 +118,7 @@ def trend_series(*, user: Any, series: str, date_from: dt.date, date_to: dt.date
                 {
                     "date": day.isoformat(),
                     "energy": round(value, 2) if value is not None else None,
-                    "avg7": _mean(window),  # type: ignore[arg-type]
+                    "avg7": _mean(window),
                 }
             )
             day += dt.timedelta(days=1)

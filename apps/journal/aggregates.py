@@ -12,6 +12,8 @@ from collections import defaultdict
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.db import connection
+
 from apps.core.time import zone
 from apps.journal.models import (
     ActivityEntry,
@@ -133,11 +135,33 @@ def daily_journal_aggregates(
     return result
 
 
-def energy_levels_with_hour(
+def energy_by_local_hour(
     *, user: Any, date_from: dt.date, date_to: dt.date
-) -> list[tuple[int, int]]:
-    """(local hour, level) of every energy check-in in the range: for the by-hour chart."""
-    rows = EnergyCheckin.objects.filter(
-        user=user, local_date__gte=date_from, local_date__lte=date_to, level__isnull=False
-    ).values_list("occurred_at", "tz", "level")
-    return [(_local(occurred_at, tz).hour, level) for occurred_at, tz, level in rows]
+) -> list[tuple[int, int, int]]:
+    """(local hour, sum of levels, check-ins) per hour of the day, for the by-hour chart.
+
+    The hour is the one on the rep's clock where the check-in was made (its own zone). Grouped
+    by PostgreSQL: a year of check-ins is 24 rows instead of a thousand converted in Python.
+    """
+    if connection.vendor != "postgresql":
+        hours: dict[int, list[int]] = {}
+        rows = EnergyCheckin.objects.filter(
+            user=user, local_date__gte=date_from, local_date__lte=date_to, level__isnull=False
+        ).values_list("occurred_at", "tz", "level")
+        for occurred_at, tz, level in rows:
+            hours.setdefault(_local(occurred_at, tz).hour, []).append(level)
+        return [(hour, sum(levels), len(levels)) for hour, levels in sorted(hours.items())]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _BY_HOUR_SQL.format(table=connection.ops.quote_name(EnergyCheckin._meta.db_table)),
+            [user.pk, date_from, date_to],
+        )
+        return [(int(hour), int(total), int(count)) for hour, total, count in cursor.fetchall()]
+
+
+# Identifiers from the model; values are parameters. A chart read: SQL text, no queryset.
+_BY_HOUR_SQL = (
+    "SELECT extract(hour FROM occurred_at AT TIME ZONE tz)::int, sum(level), count(*) "
+    "FROM {table} WHERE user_id = %s AND local_date >= %s AND local_date <= %s "
+    "AND level IS NOT NULL GROUP BY 1 ORDER BY 1"
+)

@@ -247,3 +247,39 @@ def test_a_chunk_spanning_two_dates_runs_each_rep_on_its_own_local_day(monkeypat
         ([honolulu.pk], dt.date(2026, 11, 21)),
         ([kiritimati.pk], dt.date(2026, 11, 22)),
     ]
+
+
+@pytest.mark.django_db
+def test_energy_by_hour_uses_the_clock_where_each_check_in_was_made(api, consenting_user) -> None:
+    """A check-in at 09:00 in New York and one at 09:00 in Amsterdam both count for 9 o'clock;
+    summer time moves the UTC hour, not the rep's hour."""
+    today = local_date(consenting_user, timezone.now())
+    new_york = ZoneInfo("America/New_York")
+    summer = today - dt.timedelta(days=120)
+    checkins = [
+        (_at(today - dt.timedelta(days=2), 9), "Europe/Amsterdam", 4),
+        (
+            dt.datetime.combine(today - dt.timedelta(days=3), dt.time(9, 30), tzinfo=new_york),
+            "America/New_York",
+            6,
+        ),
+        (_at(summer, 9, 15), "Europe/Amsterdam", 8),
+        (_at(today - dt.timedelta(days=2), 13), "Europe/Amsterdam", 3),
+    ]
+    entries_upsert(
+        user=consenting_user,
+        items=[
+            EntryInput(
+                kind="energy", id=uuid.uuid4(), values={"occurred_at": at, "tz": tz, "level": lvl}
+            )
+            for at, tz, lvl in checkins
+        ],
+    )
+
+    response = api.get("/api/v1/insights/trends/energy-by-hour?range=year")
+
+    assert response.status_code == 200, response.content
+    assert response.json()["points"] == [
+        {"hour": 9, "energy": 6.0, "n": 3},
+        {"hour": 13, "energy": 3.0, "n": 1},
+    ]
