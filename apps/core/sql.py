@@ -17,17 +17,21 @@ from django.db.models import Field, Model
 
 
 @cache
-def _insert_parts(model: type[Model]) -> tuple[list[Field[Any, Any]], str, str, str]:
+def _insert_parts(model: type[Model]) -> tuple[list[Field[Any, Any]], str, str, str, str]:
     meta = model._meta
     quote = connection.ops.quote_name
     fields: list[Field[Any, Any]] = list(meta.concrete_fields)
     # Identifiers come from the model's _meta, never from input; values are parameters.
     columns = ", ".join(quote(str(f.column)) for f in fields)
-    head = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES "  # noqa: S608
+    head = f"INSERT INTO {quote(meta.db_table)} ({columns}) "
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    # Many rows go as one array per column (as Django's own bulk insert does on PostgreSQL):
+    # 15 parameters instead of 15 per row, which PostgreSQL plans and psycopg binds faster.
+    types = [f.rel_db_type(connection) if f.is_relation else f.db_type(connection) for f in fields]
+    unnest = "SELECT * FROM unnest(" + ", ".join(f"%s::{t}[]" for t in types) + ")"  # noqa: S608
     pk = quote(str(meta.pk.column))
     tail = f" ON CONFLICT ({pk}) DO NOTHING RETURNING {pk}"
-    return fields, head, row, tail
+    return fields, head, row, unnest, tail
 
 
 def insert_new(model: type[Model], objs: Sequence[Model]) -> set[Any]:
@@ -39,10 +43,18 @@ def insert_new(model: type[Model], objs: Sequence[Model]) -> set[Any]:
     """
     if not objs:
         return set()
-    fields, head, row, tail = _insert_parts(model)
-    params: list[Any] = []
-    for obj in objs:
-        params.extend(f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields)
+    fields, head, row, unnest, tail = _insert_parts(model)
+    rows = [
+        [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields] for obj in objs
+    ]
     with connection.cursor() as cursor:
-        cursor.execute(head + ", ".join([row] * len(objs)) + tail, params)
+        if len(rows) == 1 or connection.vendor != "postgresql":
+            cursor.execute(
+                head + "VALUES " + ", ".join([row] * len(rows)) + tail,
+                [value for values in rows for value in values],
+            )
+        else:
+            cursor.execute(
+                head + unnest + tail, [list(column) for column in zip(*rows, strict=True)]
+            )
         return {pk for (pk,) in cursor.fetchall()}
