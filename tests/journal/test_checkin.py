@@ -274,3 +274,19 @@ def test_checkin_id_of_another_user_is_404(
     assert_problem(response, 404)
     assert rows("energy").get().level == 8
     assert rows("energy", consenting_user).count() == 0
+
+
+def test_a_check_in_is_a_fixed_handful_of_statements(
+    api, consenting_user, django_assert_num_queries
+):
+    """Session user, journal lock + version, consent, insert, stale-day mark and the
+    transaction's two (a savepoint here, BEGIN/COMMIT in production); the entry is inserted
+    without being looked up first. With sleep and drinks: one insert more for each."""
+    assert checkin(api, {"id": str(uuid.uuid4()), "level": 5}).status_code == 201  # warm-up
+    with django_assert_num_queries(7) as captured:
+        response = checkin(api, {"id": str(uuid.uuid4()), "level": 6})
+    assert response.status_code == 201, response.content
+    sql = " ".join(q["sql"] for q in captured.captured_queries)
+    assert "FOR UPDATE" not in sql  # a new entry is never read before it is written
+    with django_assert_num_queries(9):
+        assert checkin(api, _full_body()).status_code == 201

@@ -235,3 +235,19 @@ def test_anonymous_is_refused(make_client, consenting_user):
 
     assert_problem(response, 401)
     assert rows("energy").count() == 0
+
+
+def test_statements_for_a_new_entry_a_retry_and_an_edit(
+    api, consenting_user, django_assert_num_queries
+):
+    """A new entry: user, lock, consent, insert, stale mark and the transaction's two. A retry
+    or an edit: the insert finds the id taken, so the row is read (FOR UPDATE) and, for an
+    edit, updated; a retry changes nothing and marks nothing."""
+    entry_id = uuid.uuid4()
+    put(api, "energy", uuid.uuid4(), VALID["energy"])  # warm the session
+    with django_assert_num_queries(7):
+        assert put(api, "energy", entry_id, VALID["energy"]).status_code == 201
+    with django_assert_num_queries(7):
+        assert put(api, "energy", entry_id, VALID["energy"]).status_code == 201
+    with django_assert_num_queries(9):
+        assert put(api, "energy", entry_id, changed("energy")).status_code == 200
