@@ -246,7 +246,8 @@ def entries_upsert(
         for kind in sorted(prepared):
             if prepared[kind]:
                 _upsert_kind(user, kind, prepared[kind], outcomes, changed_days)
-        if all_or_nothing and any(o is not None and o.result == "rejected" for o in outcomes):
+        # No outcome: a taken id whose row vanished before it could be read (a 409 below).
+        if all_or_nothing and any(o is None or o.result == "rejected" for o in outcomes):
             transaction.set_rollback(True)
         elif changed_days:
             _after_change(user, changed_days)

@@ -189,3 +189,48 @@ def test_an_id_taken_by_another_user_mid_write_is_a_404_not_a_500(
     assert not failures, failures
     assert response.status_code == 404, response.content
     assert rows("energy").get().user_id == other_user.pk
+
+
+def test_an_id_deleted_by_its_owner_mid_write_rolls_the_whole_check_in_back(
+    api, consenting_user, other_user, grant_all
+):
+    """The sleep id of this check-in belongs to another user, who holds the row and deletes it
+    while this write waits: the insert found the id taken, the read then finds nothing. The
+    check-in is one act: it answers 409 "send it again" and stores neither part."""
+    grant_all(other_user)
+    sleep_id = uuid.uuid4()
+    wake = dt.datetime(2026, 11, 26, 6, 30, tzinfo=dt.UTC)
+    entries_upsert(
+        user=other_user,
+        items=[EntryInput(kind="sleep", id=sleep_id, values={"occurred_at": wake})],
+    )
+    locked = threading.Event()
+    failures: list[BaseException] = []
+
+    def owner_deletes_slowly() -> None:
+        try:
+            with transaction.atomic():
+                row = rows("sleep").select_for_update().get(pk=sleep_id)
+                locked.set()
+                time.sleep(1)
+                row.delete()
+        except BaseException as exc:  # surfaced in the main thread below
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    # A first request warms this process up, so the check-in starts inside the owner's second.
+    assert api.get("/api/v1/journal/days").status_code == 200
+    thread = threading.Thread(target=owner_deletes_slowly)
+    thread.start()
+    assert locked.wait(timeout=10)
+    response = api.post(
+        "/api/v1/journal/checkin",
+        {"id": str(uuid.uuid4()), "level": 6, "sleep": {"id": str(sleep_id), "quality": 3}},
+        format="json",
+    )
+    thread.join(timeout=10)
+
+    assert not failures, failures
+    assert response.status_code == 409, response.content
+    assert total_rows() == 0
