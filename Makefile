@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 
-.PHONY: run test lint typecheck ci-checks audit seed clean
+.PHONY: run test test-embedded lint typecheck ci-checks audit seed clean
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,14 @@ typecheck: $(VENV)/.dev
 test: $(VENV)/.dev lint typecheck
 	$(BIN)/lint-imports
 	$(PY) -m pytest
+
+## make test-embedded: the suite against the embedded default `make run` uses without services
+## (SQLite, in-memory broker); PostgreSQL-only tests skip. CI runs it so that default cannot rot.
+test-embedded: $(VENV)/.dev
+	mkdir -p var
+	rm -f var/test-embedded.sqlite3
+	DATABASE_URL=sqlite:///$(CURDIR)/var/test-embedded.sqlite3 REDIS_URL= REQUIRE_SERVICES=0 \
+		SCHEMATHESIS_MAX_EXAMPLES=20 SCHEMATHESIS_STATEFUL_EXAMPLES=10 $(PY) -m pytest -q
 
 ## Extra checks CI runs besides `make test`.
 ci-checks: $(VENV)/.dev

@@ -57,4 +57,10 @@ def insert_new(model: type[Model], objs: Sequence[Model]) -> set[Any]:
             cursor.execute(
                 head + unnest + tail, [list(column) for column in zip(*rows, strict=True)]
             )
-        return {pk for (pk,) in cursor.fetchall()}
+        # SQLite returns a UUID key as its hex text.
+        return {model._meta.pk.to_python(pk) for (pk,) in cursor.fetchall()}
+
+
+def pk_param(obj: Model) -> Any:
+    """An object's primary key as raw SQL takes it on this database (SQLite: UUIDs as hex)."""
+    return obj._meta.pk.get_db_prep_value(obj.pk, connection)

@@ -9,6 +9,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import QuerySet
 
+from apps.core.sql import pk_param
 from apps.insights.messages import render, render_progress
 from apps.insights.models import DayFeature, Insight, InsightProgress
 from apps.journal.aggregates import energy_by_local_hour
@@ -87,7 +88,7 @@ def _day_feature_rows(user: Any, date_from: dt.date, date_to: dt.date) -> list[A
             f"SELECT local_date, energy_mean, sleep_minutes, qualified_meetings, working_day "  # noqa: S608
             f"FROM {connection.ops.quote_name(DayFeature._meta.db_table)} "
             "WHERE user_id = %s AND local_date >= %s AND local_date <= %s ORDER BY local_date",
-            [user.pk, date_from, date_to],
+            [pk_param(user), date_from, date_to],
         )
         return cursor.fetchall()
 

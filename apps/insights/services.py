@@ -10,11 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import operator
 import time
 from collections.abc import Iterable
+from functools import reduce
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.accounts.models import User
@@ -112,7 +115,10 @@ def stale_days_refresh(*, limit: int = STALE_BATCH) -> int:
         by_day.setdefault(day, []).append(user_id)
     for day, user_ids in sorted(by_day.items()):
         day_features_rebuild(user_ids=user_ids, date_from=day, date_to=day)
-    if marks:
+    if marks and connection.vendor != "postgresql":
+        done = [Q(pk=pk, marked_at=marked_at) for pk, _user_id, _day, marked_at in marks]
+        StaleDay.objects.filter(reduce(operator.or_, done)).delete()
+    elif marks:
         with connection.cursor() as cursor:
             cursor.execute(
                 "DELETE FROM insights_staleday AS s "

@@ -17,6 +17,7 @@ from django.db import connection
 from django.db.models import Field, QuerySet
 
 from apps.core.crypto import decrypt_text
+from apps.core.sql import pk_param
 from apps.journal.models import ENTRY_MODELS, JournalEntry, JournalState
 
 OUTPUT_FIELDS = (
@@ -186,7 +187,7 @@ def journal_version(*, user: Any) -> int:
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT version FROM {JournalState._meta.db_table} WHERE user_id = %s",  # noqa: S608
-            [user.pk],
+            [pk_param(user)],
         )
         row = cursor.fetchone()
     return int(row[0]) if row else 0

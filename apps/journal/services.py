@@ -21,7 +21,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from apps.core.errors import ApplicationError
-from apps.core.sql import insert_new
+from apps.core.sql import insert_new, pk_param
 from apps.core.time import calendar_date, is_valid_timezone, local_date, zone
 from apps.insights.stale import days_mark_stale
 from apps.journal.models import ENTRY_MODELS, JournalEntry, JournalState
@@ -128,7 +128,7 @@ def _lock_journal(user: Any) -> None:
         cursor.execute(
             f"INSERT INTO {table} (user_id, version) VALUES (%s, 1) "  # noqa: S608
             f"ON CONFLICT (user_id) DO UPDATE SET version = {table}.version + 1",
-            [user.pk],
+            [pk_param(user)],
         )
 
 

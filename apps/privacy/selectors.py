@@ -5,6 +5,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import QuerySet
 
+from apps.core.sql import pk_param
 from apps.privacy.models import (
     Category,
     ConsentEvent,
@@ -20,7 +21,7 @@ def consented_categories(*, user: Any) -> set[str]:
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT category FROM {table} WHERE user_id = %s AND granted",  # noqa: S608
-            [user.pk],
+            [pk_param(user)],
         )
         return {category for (category,) in cursor.fetchall()}
 

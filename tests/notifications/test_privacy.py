@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from apps.core.sql import pk_param
 from apps.notifications import services, tasks
 from apps.notifications.models import (
     Delivery,
@@ -63,7 +64,7 @@ def test_system_notice_body_is_encrypted_at_rest(user) -> None:
     )
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT body FROM notifications_notification WHERE id = %s", [notification.pk]
+            "SELECT body FROM notifications_notification WHERE id = %s", [pk_param(notification)]
         )
         stored = cursor.fetchone()[0]
     assert "private" not in stored
