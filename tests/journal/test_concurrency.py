@@ -8,7 +8,8 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -144,6 +145,37 @@ def test_two_users_racing_for_one_id(consenting_user, other_user, make_client, g
         assert response.status_code == (201 if client_user.pk == owner else 404)
 
 
+@contextmanager
+def _while_another_transaction_holds(
+    hold: Callable[[], Any], finish: Callable[[], Any] = lambda: None
+) -> Iterator[None]:
+    """``hold`` runs in another thread's transaction, which then stays open for a second while
+    the body runs (and so waits on it), then runs ``finish`` and commits."""
+    ready = threading.Event()
+    failures: list[BaseException] = []
+
+    def other() -> None:
+        try:
+            with transaction.atomic():
+                hold()
+                ready.set()
+                time.sleep(1)
+                finish()
+        except BaseException as exc:  # surfaced in the main thread below
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    assert ready.wait(timeout=10)
+    try:
+        yield
+    finally:
+        thread.join(timeout=10)
+    assert not failures, failures
+
+
 def test_an_id_taken_by_another_user_mid_write_is_a_404_not_a_500(
     api, consenting_user, other_user, grant_all
 ):
@@ -151,42 +183,19 @@ def test_an_id_taken_by_another_user_mid_write_is_a_404_not_a_500(
     this write's insert waits for it, then finds the id taken and answers 404."""
     grant_all(other_user)
     entry_id = uuid.uuid4()
-    inserted = threading.Event()
-    failures: list[BaseException] = []
-
-    def other_user_writes_slowly() -> None:
-        try:
-            with transaction.atomic():
-                entries_upsert(
-                    user=other_user,
-                    items=[
-                        EntryInput(
-                            kind="energy",
-                            id=entry_id,
-                            values={
-                                "occurred_at": dt.datetime(2026, 11, 26, 9, tzinfo=dt.UTC),
-                                "level": 3,
-                            },
-                        )
-                    ],
-                )
-                inserted.set()
-                time.sleep(1)
-        except BaseException as exc:  # surfaced in the main thread below
-            failures.append(exc)
-        finally:
-            connection.close()
-
+    at = dt.datetime(2026, 11, 26, 9, tzinfo=dt.UTC)
+    other_users_insert = EntryInput(
+        kind="energy", id=entry_id, values={"occurred_at": at, "level": 3}
+    )
     # A first request warms this process up, so the raced request starts well inside the
     # other user's one-second transaction.
     assert api.get("/api/v1/journal/days").status_code == 200
-    thread = threading.Thread(target=other_user_writes_slowly)
-    thread.start()
-    assert inserted.wait(timeout=10)
-    response = put(api, "energy", entry_id, VALID["energy"])
-    thread.join(timeout=10)
 
-    assert not failures, failures
+    with _while_another_transaction_holds(
+        lambda: entries_upsert(user=other_user, items=[other_users_insert])
+    ):
+        response = put(api, "energy", entry_id, VALID["energy"])
+
     assert response.status_code == 404, response.content
     assert rows("energy").get().user_id == other_user.pk
 
@@ -204,33 +213,17 @@ def test_an_id_deleted_by_its_owner_mid_write_rolls_the_whole_check_in_back(
         user=other_user,
         items=[EntryInput(kind="sleep", id=sleep_id, values={"occurred_at": wake})],
     )
-    locked = threading.Event()
-    failures: list[BaseException] = []
+    owners_row = rows("sleep").filter(pk=sleep_id)
+    assert api.get("/api/v1/journal/days").status_code == 200  # warm-up, as above
 
-    def owner_deletes_slowly() -> None:
-        try:
-            with transaction.atomic():
-                row = rows("sleep").select_for_update().get(pk=sleep_id)
-                locked.set()
-                time.sleep(1)
-                row.delete()
-        except BaseException as exc:  # surfaced in the main thread below
-            failures.append(exc)
-        finally:
-            connection.close()
+    with _while_another_transaction_holds(
+        lambda: owners_row.select_for_update().get(), finish=owners_row.delete
+    ):
+        response = api.post(
+            "/api/v1/journal/checkin",
+            {"id": str(uuid.uuid4()), "level": 6, "sleep": {"id": str(sleep_id), "quality": 3}},
+            format="json",
+        )
 
-    # A first request warms this process up, so the check-in starts inside the owner's second.
-    assert api.get("/api/v1/journal/days").status_code == 200
-    thread = threading.Thread(target=owner_deletes_slowly)
-    thread.start()
-    assert locked.wait(timeout=10)
-    response = api.post(
-        "/api/v1/journal/checkin",
-        {"id": str(uuid.uuid4()), "level": 6, "sleep": {"id": str(sleep_id), "quality": 3}},
-        format="json",
-    )
-    thread.join(timeout=10)
-
-    assert not failures, failures
     assert response.status_code == 409, response.content
     assert total_rows() == 0
