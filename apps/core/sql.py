@@ -8,16 +8,19 @@ with the fields' own ``get_db_prep_save``, as the ORM's insert compiler does.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
-from django.db import connection
+import psycopg
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 from django.db.models import Field, Model
 
 
 @cache
-def _insert_parts(model: type[Model]) -> tuple[list[Field[Any, Any]], str, str, str, str]:
+def _insert_parts(model: type[Model]) -> tuple[list[Field[Any, Any]], str, str, str, str, str]:
     meta = model._meta
     quote = connection.ops.quote_name
     fields: list[Field[Any, Any]] = list(meta.concrete_fields)
@@ -29,9 +32,19 @@ def _insert_parts(model: type[Model]) -> tuple[list[Field[Any, Any]], str, str, 
     # 15 parameters instead of 15 per row, which PostgreSQL plans and psycopg binds faster.
     types = [f.rel_db_type(connection) if f.is_relation else f.db_type(connection) for f in fields]
     unnest = "SELECT * FROM unnest(" + ", ".join(f"%s::{t}[]" for t in types) + ")"  # noqa: S608
+    # One row selected from another statement's result (see insert_new_after); typed, because an
+    # untyped literal in a SELECT list is text, which PostgreSQL will not store in a number.
+    typed_row = "SELECT " + ", ".join(f"%s::{t}" for t in types)
     pk = quote(str(meta.pk.column))
     tail = f" ON CONFLICT ({pk}) DO NOTHING RETURNING {pk}"
-    return fields, head, row, unnest, tail
+    return fields, head, row, unnest, typed_row, tail
+
+
+def _row(fields: list[Field[Any, Any]], obj: Model) -> list[Any]:
+    # The connection itself rather than the thread-local proxy, which each field would look up
+    # again (a few microseconds a field, on every write).
+    db = connections[DEFAULT_DB_ALIAS]
+    return [f.get_db_prep_save(f.pre_save(obj, add=True), db) for f in fields]
 
 
 def insert_new(model: type[Model], objs: Sequence[Model]) -> set[Any]:
@@ -43,10 +56,8 @@ def insert_new(model: type[Model], objs: Sequence[Model]) -> set[Any]:
     """
     if not objs:
         return set()
-    fields, head, row, unnest, tail = _insert_parts(model)
-    rows = [
-        [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields] for obj in objs
-    ]
+    fields, head, row, unnest, _typed_row, tail = _insert_parts(model)
+    rows = [_row(fields, obj) for obj in objs]
     with connection.cursor() as cursor:
         if len(rows) == 1 or connection.vendor != "postgresql":
             cursor.execute(
@@ -61,6 +72,36 @@ def insert_new(model: type[Model], objs: Sequence[Model]) -> set[Any]:
         return {model._meta.pk.to_python(pk) for (pk,) in cursor.fetchall()}
 
 
+def insert_new_after(model: type[Model], obj: Model, source: str) -> tuple[str, list[Any]]:
+    """``insert_new`` of one row as a PostgreSQL ``WITH`` query, run once per row of ``source``
+    (a name defined earlier in the same ``WITH``; no row there, no insert). Returns the SQL and
+    its parameters; the query returns the key if the row was inserted.
+    """
+    fields, head, _row_sql, _unnest, typed_row, tail = _insert_parts(model)
+    return f"{head}{typed_row} FROM {source}{tail}", _row(fields, obj)
+
+
 def pk_param(obj: Model) -> Any:
     """An object's primary key as raw SQL takes it on this database (SQLite: UUIDs as hex)."""
     return obj._meta.pk.get_db_prep_value(obj.pk, connection)
+
+
+@contextmanager
+def server_bound_cursor() -> Iterator[CursorWrapper]:
+    """A Django cursor (error translation, query log) whose parameters PostgreSQL binds itself.
+
+    Django's cursors send each statement with its values spelled out as literals, so PostgreSQL
+    parses and plans it anew every time; for a ``WITH`` query of four steps that planning costs
+    more than running it. Sent with separate parameters, the same text is prepared once per
+    connection (psycopg's ``prepare_threshold``, see settings) and then only executed. PostgreSQL
+    only; other databases get Django's own cursor.
+    """
+    with connection.cursor() as cursor:
+        if connection.vendor != "postgresql":
+            yield cursor
+            return
+        # A plain psycopg cursor binds server-side; it shares the connection's adapters.
+        raw = psycopg.Cursor(cursor.cursor.connection)
+        wrapper = CursorDebugWrapper if connection.queries_logged else CursorWrapper
+        with wrapper(raw, connection) as wrapped:
+            yield wrapped

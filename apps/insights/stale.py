@@ -31,11 +31,27 @@ def days_mark_stale(*, user_id: Any, dates: Iterable[dt.date]) -> None:
         )
         return
     # Every journal write runs this: SQL text instead of a bulk_create compiled per call.
-    table = connection.ops.quote_name(StaleDay._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (user_id, local_date, marked_at) "  # noqa: S608
-            "SELECT %s, day, %s FROM unnest(%s::date[]) AS day "
-            "ON CONFLICT (user_id, local_date) DO UPDATE SET marked_at = EXCLUDED.marked_at",
+            f"{_insert_head()} SELECT %s, day, %s FROM unnest(%s::date[]) AS day {_ON_CONFLICT}",  # noqa: S608
             [user_id, now, days],
         )
+
+
+def day_mark_stale_after(*, user_id: Any, day: dt.date, source: str) -> tuple[str, list[Any]]:
+    """``days_mark_stale`` of one day as a PostgreSQL ``WITH`` query (SQL, parameters) that runs
+    once per row of ``source``, a name defined earlier in the same ``WITH``: the day is marked
+    only if the write it follows happened."""
+    return (
+        # ``source`` is a name from the caller's code, never input; the values are parameters.
+        f"{_insert_head()} SELECT %s, %s::date, %s FROM {source} {_ON_CONFLICT}",  # noqa: S608
+        [user_id, day, timezone.now()],
+    )
+
+
+def _insert_head() -> str:
+    table = connection.ops.quote_name(StaleDay._meta.db_table)
+    return f"INSERT INTO {table} (user_id, local_date, marked_at)"
+
+
+_ON_CONFLICT = "ON CONFLICT (user_id, local_date) DO UPDATE SET marked_at = EXCLUDED.marked_at"

@@ -21,11 +21,11 @@ from django.db.models import F
 from django.utils import timezone
 
 from apps.core.errors import ApplicationError
-from apps.core.sql import insert_new, pk_param
+from apps.core.sql import insert_new, insert_new_after, pk_param, server_bound_cursor
 from apps.core.time import calendar_date, is_valid_timezone, local_date, zone
-from apps.insights.stale import days_mark_stale
+from apps.insights.stale import day_mark_stale_after, days_mark_stale
 from apps.journal.models import ENTRY_MODELS, JournalEntry, JournalState
-from apps.privacy.selectors import consented_categories
+from apps.privacy.selectors import consent_held_query, consented_categories
 
 logger = logging.getLogger(__name__)
 
@@ -123,13 +123,63 @@ def _lock_journal(user: Any) -> None:
     claim to have created the same row. Other users are not blocked. The version bump is what
     invalidates the rep's cached day views; a write that is rolled back also rolls it back.
     """
-    table = JournalState._meta.db_table
     with connection.cursor() as cursor:
+        cursor.execute(_journal_bump_sql("VALUES (%s, 1)"), [pk_param(user)])
+
+
+def _journal_bump_sql(rows: str) -> str:
+    table = connection.ops.quote_name(JournalState._meta.db_table)
+    return (
+        f"INSERT INTO {table} (user_id, version) {rows} "
+        f"ON CONFLICT (user_id) DO UPDATE SET version = {table}.version + 1"
+    )
+
+
+def _insert_alone(
+    user: Any, item: EntryInput, now: dt.datetime
+) -> tuple[UpsertOutcome | None, bool]:
+    """A single new entry in one statement (PostgreSQL, no transaction of its own needed).
+
+    The general path is BEGIN, journal lock, consent read, insert, stale-day mark, COMMIT: six
+    round trips for the write a phone makes most. Here the same steps are one ``WITH`` query:
+    consent (row held until commit), then the journal lock and version, then the insert, then
+    the stale day, each step running only if the one before it gave a row. Anything but a clean
+    insert (invalid values, no consent, an id already taken) returns no outcome and the general
+    path answers it, so every refusal keeps one implementation. Returns the outcome, and
+    whether the id was found taken (the general path then skips its own insert).
+    """
+    if connection.vendor != "postgresql":
+        return None, False
+    try:
+        values = _prepare(user=user, item=item, now=now)
+    except ApplicationError:
+        return None, False
+    model = ENTRY_MODELS[item.kind]
+    entry = model(
+        id=item.id, user=user, request_hash=item.request_hash, last_result="created", **values
+    )
+    user_id = pk_param(user)
+    consent_sql, consent_params = consent_held_query(user=user, category=model.CATEGORY)
+    insert_sql, insert_params = insert_new_after(model, entry, source="journal")
+    stale_sql, stale_params = day_mark_stale_after(
+        user_id=user_id, day=values["local_date"], source="entry"
+    )
+    with server_bound_cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (user_id, version) VALUES (%s, 1) "  # noqa: S608
-            f"ON CONFLICT (user_id) DO UPDATE SET version = {table}.version + 1",
-            [pk_param(user)],
+            # Built from the models' _meta and fixed names; every value is a parameter.
+            f"WITH consent AS ({consent_sql}), "  # noqa: S608
+            f"journal AS ({_journal_bump_sql('SELECT %s, 1 FROM consent')} RETURNING 1), "
+            f"entry AS ({insert_sql}), "
+            f"stale AS ({stale_sql} RETURNING 1) "
+            "SELECT EXISTS (SELECT FROM consent), EXISTS (SELECT FROM entry), "
+            "EXISTS (SELECT FROM stale)",
+            [*consent_params, user_id, *insert_params, *stale_params],
         )
+        consented, inserted, _marked = cursor.fetchone()
+    if not inserted:
+        return None, consented
+    created = UpsertOutcome(kind=item.kind, id=item.id, result="created", status=201, entry=entry)
+    return created, False
 
 
 def _prepare(
@@ -215,6 +265,13 @@ def entries_upsert(
     rejected item rolls back every other one (the outcomes still say what each would have been).
     """
     now = timezone.now()
+    taken: set[uuid.UUID] = set()
+    if len(items) == 1:
+        alone, found_taken = _insert_alone(user, items[0], now)
+        if alone is not None:
+            return [alone]
+        if found_taken:
+            taken.add(items[0].id)
     outcomes: list[UpsertOutcome | None] = [None] * len(items)
     prepared: dict[str, dict[uuid.UUID, tuple[int, EntryInput, dict[str, Any]]]] = defaultdict(dict)
     changed_days: set[dt.date] = set()
@@ -245,7 +302,7 @@ def entries_upsert(
         # Kinds and ids in a fixed order: row locks are always taken in the same order.
         for kind in sorted(prepared):
             if prepared[kind]:
-                _upsert_kind(user, kind, prepared[kind], outcomes, changed_days)
+                _upsert_kind(user, kind, prepared[kind], outcomes, changed_days, taken)
         # No outcome: a taken id whose row vanished before it could be read (a 409 below).
         if all_or_nothing and any(o is None or o.result == "rejected" for o in outcomes):
             transaction.set_rollback(True)
@@ -282,6 +339,7 @@ def _upsert_kind(
     by_id: dict[uuid.UUID, tuple[int, EntryInput, dict[str, Any]]],
     outcomes: list[UpsertOutcome | None],
     changed_days: set[dt.date],
+    known_taken: set[uuid.UUID],
 ) -> None:
     model = ENTRY_MODELS[kind]
     ids = sorted(by_id)
@@ -296,6 +354,7 @@ def _upsert_kind(
             **by_id[entry_id][2],
         )
         for entry_id in ids
+        if entry_id not in known_taken
     ]
     created = insert_new(model, candidates)
     for entry in candidates:

@@ -84,8 +84,12 @@ def user_erase(*, user: Any) -> dict[str, int]:
     """Hard delete of the account and everything derived from it, in one transaction."""
     counts: dict[str, int] = {}
     with transaction.atomic():
-        # Accounts last: the other apps' rows reference the user.
-        ordered = sorted(handlers(), key=lambda h: h.app_label == "accounts")
+        # Accounts last: the other apps' rows reference the user. Consent first: a journal write
+        # in flight holds its consent row, then the journal lock (privacy.selectors), and
+        # locks taken in the same order cannot deadlock.
+        ordered = sorted(
+            handlers(), key=lambda h: (h.app_label == "accounts", h.app_label != "privacy")
+        )
         for handler in ordered:
             counts[handler.app_label] = handler.erase_user(user)
     return counts

@@ -7,6 +7,7 @@ the code base reads ``os.environ``.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import environ
 from celery.schedules import crontab
@@ -79,6 +80,23 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / '
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+
+def prepared_statements(database: dict[str, Any]) -> dict[str, Any]:
+    """Django's own cursors bind parameters client-side and never prepare; this applies only to
+    the few hot statements run through apps.core.sql.server_bound_cursor, prepared on their
+    fifth run per connection (planning them costs PostgreSQL more than running them). Behind a
+    transaction-mode pooler without prepared-statement support, set DB_PREPARE_THRESHOLD=off.
+    Every settings module that defines DATABASES passes it through here."""
+    if database["ENGINE"] == "django.db.backends.postgresql":
+        threshold = env("DB_PREPARE_THRESHOLD", default="5")
+        database.setdefault("OPTIONS", {})["prepare_threshold"] = (
+            None if threshold == "off" else int(threshold)
+        )
+    return database
+
+
+prepared_statements(DATABASES["default"])
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", default="")

@@ -7,7 +7,7 @@
 import socket
 
 from .base import *  # noqa: F403
-from .base import BASE_DIR, env
+from .base import BASE_DIR, env, prepared_statements
 
 
 def _reachable(host: str, port: int) -> bool:
@@ -28,6 +28,7 @@ elif _reachable("127.0.0.1", 5432):
 else:
     DATABASES = {"default": env.db_url_config(f"sqlite:///{BASE_DIR / 'var' / 'test.sqlite3'}")}
     SERVICES["postgres"] = False
+prepared_statements(DATABASES["default"])
 
 REDIS_URL = env("REDIS_URL", default="")
 if not REDIS_URL and _reachable("127.0.0.1", 6379):

@@ -279,14 +279,18 @@ def test_checkin_id_of_another_user_is_404(
 def test_a_check_in_is_a_fixed_handful_of_statements(
     api, consenting_user, django_assert_num_queries
 ):
-    """Session user, journal lock + version, consent, insert, stale-day mark and the
-    transaction's two (a savepoint here, BEGIN/COMMIT in production); the entry is inserted
-    without being looked up first. With sleep and drinks: one insert more for each."""
+    """An energy-only check-in (the one the phone sends most): the session user, then one
+    statement that checks consent, takes the journal lock, inserts and marks the day. With sleep
+    and drinks, the general path: lock + version, consent, one insert per part, stale-day mark
+    and the transaction's two (a savepoint here, BEGIN/COMMIT in production)."""
     assert checkin(api, {"id": str(uuid.uuid4()), "level": 5}).status_code == 201  # warm-up
-    with django_assert_num_queries(7) as captured:
+    with django_assert_num_queries(2) as captured:
         response = checkin(api, {"id": str(uuid.uuid4()), "level": 6})
     assert response.status_code == 201, response.content
-    sql = " ".join(q["sql"] for q in captured.captured_queries)
-    assert "FOR UPDATE" not in sql  # a new entry is never read before it is written
+    write = captured.captured_queries[-1]["sql"]
+    for table in ("privacy_consentstate", "journal_journalstate", "journal_energycheckin"):
+        assert table in write
+    assert "insights_staleday" in write
+    assert "FOR UPDATE" not in write  # a new entry is never read before it is written
     with django_assert_num_queries(9):
         assert checkin(api, _full_body()).status_code == 201

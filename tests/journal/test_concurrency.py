@@ -227,3 +227,45 @@ def test_an_id_deleted_by_its_owner_mid_write_rolls_the_whole_check_in_back(
 
     assert response.status_code == 409, response.content
     assert total_rows() == 0
+
+
+def test_a_withdrawal_committed_while_a_write_waits_is_honoured(api, consenting_user):
+    """The withdrawal has updated the consent row and deleted the category's entries, but not
+    committed, when a new entry arrives. The one-statement write reads consent with a row lock,
+    so it waits for the withdrawal and then sees the withdrawn row: a 403 and nothing stored
+    (a plain read would see the consent as it was when the statement began, and store)."""
+    from apps.privacy.services import consent_withdraw
+
+    assert api.get("/api/v1/journal/days").status_code == 200  # warm-up, as above
+
+    with _while_another_transaction_holds(
+        lambda: consent_withdraw(user=consenting_user, category="energy", delete_entries=True)
+    ):
+        response = put(api, "energy", uuid.uuid4(), VALID["energy"])
+
+    assert response.status_code == 403, response.content
+    assert response.json()["category"] == "energy"
+    assert total_rows() == 0
+
+
+def test_a_withdrawal_waits_for_a_write_in_progress_and_deletes_its_entry(api, consenting_user):
+    """The other way round: a write holding the consent row makes the withdrawal wait, and the
+    withdrawal then deletes what that write stored. No deadlock: both take the consent row
+    first, then the journal lock."""
+    entry = EntryInput(
+        kind="energy",
+        id=uuid.uuid4(),
+        values={"occurred_at": dt.datetime(2026, 11, 26, 9, tzinfo=dt.UTC), "level": 4},
+    )
+    assert api.get("/api/v1/journal/days").status_code == 200  # warm-up, as above
+
+    with _while_another_transaction_holds(
+        lambda: entries_upsert(user=consenting_user, items=[entry])
+    ):
+        response = api.post(
+            "/api/v1/privacy/consents/energy/withdraw", {"delete_entries": True}, format="json"
+        )
+
+    assert response.status_code == 200, response.content
+    assert response.json()["entries_deleted"] == 1
+    assert total_rows() == 0
