@@ -102,6 +102,23 @@ def server_bound_cursor() -> Iterator[CursorWrapper]:
             return
         # A plain psycopg cursor binds server-side; it shares the connection's adapters.
         raw = psycopg.Cursor(cursor.cursor.connection)
-        wrapper = CursorDebugWrapper if connection.queries_logged else CursorWrapper
+        wrapper = _ServerBoundDebugWrapper if connection.queries_logged else CursorWrapper
         with wrapper(raw, connection) as wrapped:
             yield wrapped
+
+
+class _ServerBoundDebugWrapper(CursorDebugWrapper):
+    """Query logging (tests, DEBUG) for a server-bound cursor. Django reads the statement back
+    from a client-side cursor, and a prepared one has no text to give; the log gets the SQL
+    with its values rendered in, as Django logs its own server-side-binding cursors."""
+
+    def execute(self, sql: Any, params: Any = None) -> Any:
+        with self.debug_sql(_rendered(sql, params)):
+            return CursorWrapper.execute(self, sql, params)
+
+
+def _rendered(sql: str, params: Any) -> str:
+    try:
+        return str(connection.ops.compose_sql(sql, params))  # type: ignore[attr-defined]
+    except psycopg.DataError:
+        return sql

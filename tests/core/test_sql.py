@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from apps.core.sql import insert_new, server_bound_cursor
 from apps.journal.models import EnergyCheckin
@@ -44,10 +45,13 @@ def test_a_statement_run_often_through_the_server_bound_cursor_is_prepared_once(
     """The hot write path relies on PostgreSQL planning its WITH query once per connection
     (settings: prepare_threshold); Django's own cursors never prepare."""
     marker = f"prepared-{uuid.uuid4().hex}"
-    for _ in range(8):
-        with server_bound_cursor() as cursor:
-            cursor.execute(f"SELECT %s::text, '{marker}'", ["x"])
-            assert cursor.fetchone()[0] == "x"
+    with CaptureQueriesContext(connection) as captured:
+        for _ in range(8):
+            with server_bound_cursor() as cursor:
+                cursor.execute(f"SELECT %s::text, '{marker}'", ["x"])
+                assert cursor.fetchone()[0] == "x"
+    # The query log keeps the statement, values rendered in, after it was prepared too.
+    assert [q["sql"] for q in captured.captured_queries] == [f"SELECT 'x'::text, '{marker}'"] * 8
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT generic_plans + custom_plans FROM pg_prepared_statements "
