@@ -72,13 +72,19 @@ def insert_new(model: type[Model], objs: Sequence[Model]) -> set[Any]:
         return {model._meta.pk.to_python(pk) for (pk,) in cursor.fetchall()}
 
 
-def insert_new_after(model: type[Model], obj: Model, source: str) -> tuple[str, list[Any]]:
-    """``insert_new`` of one row as a PostgreSQL ``WITH`` query, run once per row of ``source``
-    (a name defined earlier in the same ``WITH``; no row there, no insert). Returns the SQL and
-    its parameters; the query returns the key if the row was inserted.
+def insert_new_after(model: type[Model], source: str) -> str:
+    """``insert_new`` of one row as a step of a PostgreSQL ``WITH`` query, run once per row of
+    ``source`` (a name defined earlier in the same ``WITH``; no row there, no insert). Its
+    parameters are ``insert_values(model, obj)``; the step returns the key if the row was
+    inserted.
     """
-    fields, head, _row_sql, _unnest, typed_row, tail = _insert_parts(model)
-    return f"{head}{typed_row} FROM {source}{tail}", _row(fields, obj)
+    _fields, head, _row_sql, _unnest, typed_row, tail = _insert_parts(model)
+    return f"{head}{typed_row} FROM {source}{tail}"
+
+
+def insert_values(model: type[Model], obj: Model) -> list[Any]:
+    """The parameters of ``insert_new_after`` for one object."""
+    return _row(_insert_parts(model)[0], obj)
 
 
 def pk_param(obj: Model) -> Any:

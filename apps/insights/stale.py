@@ -32,26 +32,21 @@ def days_mark_stale(*, user_id: Any, dates: Iterable[dt.date]) -> None:
         return
     # Every journal write runs this: SQL text instead of a bulk_create compiled per call.
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"{_insert_head()} SELECT %s, day, %s FROM unnest(%s::date[]) AS day {_ON_CONFLICT}",  # noqa: S608
-            [user_id, now, days],
-        )
+        cursor.execute(_mark_sql(""), [user_id, now, days])
 
 
-def day_mark_stale_after(*, user_id: Any, day: dt.date, source: str) -> tuple[str, list[Any]]:
-    """``days_mark_stale`` of one day as a PostgreSQL ``WITH`` query (SQL, parameters) that runs
-    once per row of ``source``, a name defined earlier in the same ``WITH``: the day is marked
-    only if the write it follows happened."""
-    return (
-        # ``source`` is a name from the caller's code, never input; the values are parameters.
-        f"{_insert_head()} SELECT %s, %s::date, %s FROM {source} {_ON_CONFLICT}",  # noqa: S608
-        [user_id, day, timezone.now()],
-    )
+def days_mark_stale_after(when: str) -> str:
+    """``days_mark_stale`` as a step of a PostgreSQL ``WITH`` query that marks the days only if
+    ``when`` holds: a condition on what the query's earlier steps did, so that the days are
+    marked only if the write happened. Parameters: the user's key, the time, a list of days."""
+    return _mark_sql(f"WHERE {when}")
 
 
-def _insert_head() -> str:
+def _mark_sql(where: str) -> str:
+    # The table comes from _meta, ``where`` from the caller's code; values are parameters.
     table = connection.ops.quote_name(StaleDay._meta.db_table)
-    return f"INSERT INTO {table} (user_id, local_date, marked_at)"
-
-
-_ON_CONFLICT = "ON CONFLICT (user_id, local_date) DO UPDATE SET marked_at = EXCLUDED.marked_at"
+    return (
+        f"INSERT INTO {table} (user_id, local_date, marked_at) "  # noqa: S608
+        f"SELECT %s, day, %s FROM unnest(%s::date[]) AS day {where} "
+        "ON CONFLICT (user_id, local_date) DO UPDATE SET marked_at = EXCLUDED.marked_at"
+    )

@@ -8,7 +8,9 @@ batch never blocks the others, and a rejected item leaves no row behind.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
 import logging
 import uuid
 from collections import defaultdict
@@ -21,11 +23,17 @@ from django.db.models import F
 from django.utils import timezone
 
 from apps.core.errors import ApplicationError
-from apps.core.sql import insert_new, insert_new_after, pk_param, server_bound_cursor
+from apps.core.sql import (
+    insert_new,
+    insert_new_after,
+    insert_values,
+    pk_param,
+    server_bound_cursor,
+)
 from apps.core.time import calendar_date, is_valid_timezone, local_date, zone
-from apps.insights.stale import day_mark_stale_after, days_mark_stale
+from apps.insights.stale import days_mark_stale, days_mark_stale_after
 from apps.journal.models import ENTRY_MODELS, JournalEntry, JournalState
-from apps.privacy.selectors import consent_held_query, consented_categories
+from apps.privacy.selectors import consent_held_sql, consented_categories
 
 logger = logging.getLogger(__name__)
 
@@ -135,51 +143,83 @@ def _journal_bump_sql(rows: str) -> str:
     )
 
 
-def _insert_alone(
-    user: Any, item: EntryInput, now: dt.datetime
-) -> tuple[UpsertOutcome | None, bool]:
-    """A single new entry in one statement (PostgreSQL, no transaction of its own needed).
+def _insert_together(
+    user: Any, items: list[EntryInput], now: dt.datetime
+) -> tuple[list[UpsertOutcome] | None, set[tuple[str, uuid.UUID]]]:
+    """New entries of different kinds in one statement (PostgreSQL), all or none of them.
 
-    The general path is BEGIN, journal lock, consent read, insert, stale-day mark, COMMIT: six
-    round trips for the write a phone makes most. Here the same steps are one ``WITH`` query:
-    consent (row held until commit), then the journal lock and version, then the insert, then
-    the stale day, each step running only if the one before it gave a row. Anything but a clean
-    insert (invalid values, no consent, an id already taken) returns no outcome and the general
-    path answers it, so every refusal keeps one implementation. Returns the outcome, and
-    whether the id was found taken (the general path then skips its own insert).
+    The general path is BEGIN, journal lock, consent read, one insert per kind, stale-day mark,
+    COMMIT: six round trips and more for the writes a phone makes most (the check-in, with or
+    without last night's sleep and drinks; a single PUT). Here the same steps are one ``WITH``
+    query (``_together_sql``). One entry runs in autocommit; several run in a transaction that
+    is rolled back unless every one was inserted. Anything but a clean insert of all (invalid
+    values, a missing consent, an id already taken) returns no outcomes and the general path
+    answers it, so every refusal keeps one implementation. Also returns the (kind, id) pairs
+    found taken, which the general path then does not try to insert again.
     """
-    if connection.vendor != "postgresql":
-        return None, False
+    kinds = tuple(item.kind for item in items)
+    if connection.vendor != "postgresql" or len(set(kinds)) != len(kinds):
+        return None, set()
     try:
-        values = _prepare(user=user, item=item, now=now)
+        values = [_prepare(user=user, item=item, now=now) for item in items]
     except ApplicationError:
-        return None, False
-    model = ENTRY_MODELS[item.kind]
-    entry = model(
-        id=item.id, user=user, request_hash=item.request_hash, last_result="created", **values
-    )
-    user_id = pk_param(user)
-    consent_sql, consent_params = consent_held_query(user=user, category=model.CATEGORY)
-    insert_sql, insert_params = insert_new_after(model, entry, source="journal")
-    stale_sql, stale_params = day_mark_stale_after(
-        user_id=user_id, day=values["local_date"], source="entry"
-    )
-    with server_bound_cursor() as cursor:
-        cursor.execute(
-            # Built from the models' _meta and fixed names; every value is a parameter.
-            f"WITH consent AS ({consent_sql}), "  # noqa: S608
-            f"journal AS ({_journal_bump_sql('SELECT %s, 1 FROM consent')} RETURNING 1), "
-            f"entry AS ({insert_sql}), "
-            f"stale AS ({stale_sql} RETURNING 1) "
-            "SELECT EXISTS (SELECT FROM consent), EXISTS (SELECT FROM entry), "
-            "EXISTS (SELECT FROM stale)",
-            [*consent_params, user_id, *insert_params, *stale_params],
+        return None, set()
+    entries = [
+        ENTRY_MODELS[item.kind](
+            id=item.id, user=user, request_hash=item.request_hash, last_result="created", **v
         )
-        consented, inserted, _marked = cursor.fetchone()
-    if not inserted:
-        return None, consented
-    created = UpsertOutcome(kind=item.kind, id=item.id, result="created", status=201, entry=entry)
-    return created, False
+        for item, v in zip(items, values, strict=True)
+    ]
+    user_id = pk_param(user)
+    params = [
+        user_id,
+        [entry.CATEGORY for entry in entries],
+        user_id,
+        len(items),
+        *(value for entry in entries for value in insert_values(type(entry), entry)),
+        user_id,
+        timezone.now(),
+        sorted({v["local_date"] for v in values}),
+    ]
+    with transaction.atomic() if len(items) > 1 else contextlib.nullcontext():
+        with server_bound_cursor() as cursor:
+            cursor.execute(_together_sql(kinds), params)
+            consented, inserted = cursor.fetchone()
+        if None in inserted:
+            if len(items) > 1:
+                transaction.set_rollback(True)
+            taken = {
+                (item.kind, item.id)
+                for item, got in zip(items, inserted, strict=True)
+                if got is None and consented == len(items)
+            }
+            return None, taken
+    return [
+        UpsertOutcome(kind=item.kind, id=item.id, result="created", status=201, entry=entry)
+        for item, entry in zip(items, entries, strict=True)
+    ], set()
+
+
+@functools.cache
+def _together_sql(kinds: tuple[str, ...]) -> str:
+    """The consent rows (held until commit), then the journal lock and version, then one insert
+    per entry, then the stale days, each step running only if the one before it succeeded.
+    Returns the number of consent rows found and, per entry, its id if it was inserted."""
+    # One kind per category: the consent rows are complete when there is one per entry.
+    # Identifiers from the models' _meta, fixed names and counts; every value is a parameter.
+    lock = _journal_bump_sql("SELECT %s, 1 WHERE (SELECT count(*) FROM consent) = %s")
+    steps = [
+        f"consent AS ({consent_held_sql()})",
+        f"journal AS ({lock} RETURNING 1)",
+        *(
+            f"entry{i} AS ({insert_new_after(ENTRY_MODELS[kind], source='journal')})"
+            for i, kind in enumerate(kinds)
+        ),
+    ]
+    counts = " + ".join(f"(SELECT count(*) FROM entry{i})" for i in range(len(kinds)))  # noqa: S608
+    steps.append(f"stale AS ({days_mark_stale_after(f'{counts} = {len(kinds)}')} RETURNING 1)")
+    ids = ", ".join(f"(SELECT id FROM entry{i})" for i in range(len(kinds)))  # noqa: S608
+    return f"WITH {', '.join(steps)} SELECT (SELECT count(*) FROM consent), ARRAY[{ids}]"  # noqa: S608
 
 
 def _prepare(
@@ -265,13 +305,11 @@ def entries_upsert(
     rejected item rolls back every other one (the outcomes still say what each would have been).
     """
     now = timezone.now()
-    taken: set[uuid.UUID] = set()
-    if len(items) == 1:
-        alone, found_taken = _insert_alone(user, items[0], now)
-        if alone is not None:
-            return [alone]
-        if found_taken:
-            taken.add(items[0].id)
+    taken: set[tuple[str, uuid.UUID]] = set()
+    if len(items) <= len(ENTRY_MODELS):
+        together, taken = _insert_together(user, items, now)
+        if together is not None:
+            return together
     outcomes: list[UpsertOutcome | None] = [None] * len(items)
     prepared: dict[str, dict[uuid.UUID, tuple[int, EntryInput, dict[str, Any]]]] = defaultdict(dict)
     changed_days: set[dt.date] = set()
@@ -339,7 +377,7 @@ def _upsert_kind(
     by_id: dict[uuid.UUID, tuple[int, EntryInput, dict[str, Any]]],
     outcomes: list[UpsertOutcome | None],
     changed_days: set[dt.date],
-    known_taken: set[uuid.UUID],
+    known_taken: set[tuple[str, uuid.UUID]],
 ) -> None:
     model = ENTRY_MODELS[kind]
     ids = sorted(by_id)
@@ -354,7 +392,7 @@ def _upsert_kind(
             **by_id[entry_id][2],
         )
         for entry_id in ids
-        if entry_id not in known_taken
+        if (kind, entry_id) not in known_taken
     ]
     created = insert_new(model, candidates)
     for entry in candidates:

@@ -43,7 +43,11 @@ def erase_user(user: Any) -> int:
     count = exports.delete()[0]
     count += PrivacyPreference.objects.filter(user=user).delete()[0]
     count += ConsentEvent.objects.filter(user=user).delete()[0]
-    return count + ConsentState.objects.filter(user=user).delete()[0]
+    states = ConsentState.objects.filter(user=user)
+    # Locked in category order first, as a journal write in flight locks them
+    # (privacy.selectors.consent_held_sql): two sets of locks in one order cannot deadlock.
+    list(states.order_by("category").select_for_update().values_list("pk", flat=True))
+    return count + states.delete()[0]
 
 
 def import_user(user: Any, section: dict[str, Any]) -> int:

@@ -26,20 +26,22 @@ def consented_categories(*, user: Any) -> set[str]:
         return {category for (category,) in cursor.fetchall()}
 
 
-def consent_held_query(*, user: Any, category: str) -> tuple[str, list[Any]]:
-    """A query (SQL, parameters) with one row if the user consents to the category.
+def consent_held_sql() -> str:
+    """A query with one row per category the user consents to; parameters: the user's key (as
+    ``core.sql.pk_param`` gives it) and a list of categories.
 
-    For a write that checks consent in the statement that stores the data (PostgreSQL). The row
-    is locked ``FOR SHARE`` until the write commits: a withdrawal (which updates this row first,
+    For a write that checks consent in the statement that stores the data (PostgreSQL). The rows
+    are locked ``FOR SHARE`` until the write commits: a withdrawal (which updates its row first,
     then deletes the category's entries) waits for the write and so deletes its entries too; a
     write that comes second waits for the withdrawal and then reads the withdrawn row, as row
     locks always read the newest version. Whatever locks both (withdrawal, erasure, this
-    write) takes the consent row first, then the journal row, so none of them can deadlock.
+    write) takes the consent rows first, in category order, then the journal row, so none of
+    them can deadlock.
     """
     table = connection.ops.quote_name(ConsentState._meta.db_table)
     return (
-        f"SELECT 1 FROM {table} WHERE user_id = %s AND category = %s AND granted FOR SHARE",  # noqa: S608
-        [pk_param(user), category],
+        f"SELECT category FROM {table} WHERE user_id = %s AND category = ANY(%s::text[]) "  # noqa: S608
+        "AND granted ORDER BY category FOR SHARE"
     )
 
 

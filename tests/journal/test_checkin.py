@@ -8,9 +8,11 @@ from decimal import Decimal
 
 import pytest
 
+from apps.insights.models import StaleDay
+from apps.journal.models import JournalState
 from apps.privacy.models import Category
 from apps.privacy.services import consent_grant
-from tests.journal.helpers import assert_problem, rows, total_rows
+from tests.journal.helpers import VALID, assert_problem, put, rows, total_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -276,13 +278,36 @@ def test_checkin_id_of_another_user_is_404(
     assert rows("energy", consenting_user).count() == 0
 
 
+def test_a_full_check_in_whose_sleep_id_is_taken_stores_no_part_and_marks_nothing(
+    api, consenting_user, other_user, make_client, grant_all
+):
+    """The one-statement write inserts energy and drinks, finds the sleep id taken and rolls the
+    whole statement back; the general path then answers 404 for the sleep part. Nothing of the
+    check-in is stored, no day is marked and the rep has no journal version yet."""
+    grant_all(other_user)
+    sleep_id = uuid.uuid4()
+    taken = put(make_client(other_user), "sleep", sleep_id, VALID["sleep"])
+    assert taken.status_code == 201
+    body = _full_body()
+    body["sleep"]["id"] = str(sleep_id)
+
+    response = checkin(api, body)
+
+    assert_problem(response, 404)
+    assert rows("energy", consenting_user).count() == 0
+    assert rows("alcohol", consenting_user).count() == 0
+    assert rows("sleep").get().user_id == other_user.pk
+    assert not StaleDay.objects.filter(user=consenting_user).exists()
+    assert not JournalState.objects.filter(user=consenting_user).exists()
+
+
 def test_a_check_in_is_a_fixed_handful_of_statements(
     api, consenting_user, django_assert_num_queries
 ):
     """An energy-only check-in (the one the phone sends most): the session user, then one
     statement that checks consent, takes the journal lock, inserts and marks the day. With sleep
-    and drinks, the general path: lock + version, consent, one insert per part, stale-day mark
-    and the transaction's two (a savepoint here, BEGIN/COMMIT in production)."""
+    and drinks: the same one statement with three inserts, inside the transaction's two (a
+    savepoint here, BEGIN/COMMIT in production) so it can be rolled back whole."""
     assert checkin(api, {"id": str(uuid.uuid4()), "level": 5}).status_code == 201  # warm-up
     with django_assert_num_queries(2) as captured:
         response = checkin(api, {"id": str(uuid.uuid4()), "level": 6})
@@ -292,5 +317,9 @@ def test_a_check_in_is_a_fixed_handful_of_statements(
         assert table in write
     assert "insights_staleday" in write
     assert "FOR UPDATE" not in write  # a new entry is never read before it is written
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(4) as captured:
         assert checkin(api, _full_body()).status_code == 201
+    write = captured.captured_queries[2]["sql"]
+    for table in ("journal_energycheckin", "journal_sleepentry", "journal_alcoholentry"):
+        assert table in write
+    assert "FOR UPDATE" not in write

@@ -44,8 +44,8 @@ RETRY_PAUSE_SECONDS = 0.2
 
 
 def full_checkin(energy_id: uuid.UUID) -> bool:
-    # Half the check-ins are energy only: those take the one-statement write
-    # (journal.services._insert_alone), the others the general transaction.
+    # Half the check-ins are energy only: those run the one-statement write in autocommit
+    # (journal.services._insert_together), the others run it in a transaction.
     return energy_id.int % 2 == 0
 
 
