@@ -158,7 +158,7 @@ def _insert_together(
     found taken, which the general path then does not try to insert again.
     """
     kinds = tuple(item.kind for item in items)
-    if connection.vendor != "postgresql" or len(set(kinds)) != len(kinds):
+    if connection.vendor != "postgresql" or not kinds or len(set(kinds)) != len(kinds):
         return None, set()
     try:
         values = [_prepare(user=user, item=item, now=now) for item in items]
@@ -306,7 +306,7 @@ def entries_upsert(
     """
     now = timezone.now()
     taken: set[tuple[str, uuid.UUID]] = set()
-    if len(items) <= len(ENTRY_MODELS):
+    if 0 < len(items) <= len(ENTRY_MODELS):
         together, taken = _insert_together(user, items, now)
         if together is not None:
             return together

@@ -183,6 +183,16 @@ def test_one_bad_item_does_not_block_the_others_and_leaves_no_row(api, consentin
     assert "kind" in by_field[12]
 
 
+def test_a_batch_of_only_refused_items_answers_each(api, consenting_user):
+    """No item survives parsing, so nothing reaches the write at all (a regression: the
+    one-statement write was once built for zero entries, a 500)."""
+    response = batch(api, [item("energy", uuid.uuid4(), {**VALID["energy"], "level": 10})])
+
+    assert response.status_code == 200, response.content
+    assert [r["result"] for r in response.json()["results"]] == ["rejected"]
+    assert total_rows() == 0
+
+
 @pytest.mark.parametrize("bad", ["energy", 42, None, [1]])
 def test_item_that_is_not_an_object_fails_the_envelope(api, consenting_user, bad):
     """Not an entry at all but a broken envelope (the schema says items are objects)."""
