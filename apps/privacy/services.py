@@ -85,7 +85,7 @@ def user_erase(*, user: Any) -> dict[str, int]:
     counts: dict[str, int] = {}
     with transaction.atomic():
         # Accounts last: the other apps' rows reference the user. Consent first: a journal write
-        # in flight holds its consent row, then the journal lock (privacy.selectors), and
+        # in flight holds its consent rows, then the journal lock (privacy.selectors), and
         # locks taken in the same order cannot deadlock.
         ordered = sorted(
             handlers(), key=lambda h: (h.app_label == "accounts", h.app_label != "privacy")
