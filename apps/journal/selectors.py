@@ -14,10 +14,10 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Field, QuerySet
+from django.db.models import QuerySet
 
 from apps.core.crypto import decrypt_text
-from apps.core.sql import pk_param
+from apps.core.sql import pk_param, server_bound_cursor
 from apps.journal.models import ENTRY_MODELS, JournalEntry, JournalState
 
 OUTPUT_FIELDS = (
@@ -104,67 +104,56 @@ def _day_view_querysets(
     }
 
 
-_NOTE_TOKEN = re.compile(r'"note" : "([A-Za-z0-9_=-]+)"')
+# A Fernet token is URL-safe base64 that starts with its version byte (0x80) and a 64-bit
+# timestamp whose top bytes are zero: "gAAAAA". Text a rep typed is a JSON string, whose quotes
+# are escaped, so it can never match.
+_NOTE_TOKEN = re.compile(r'"note" : "(gAAAAA[A-Za-z0-9_=-]*)"')
 
 
 def day_view_days_json(*, user: Any, date_from: dt.date, date_to: dt.date) -> str:
     """The day view's ``days`` array as JSON text.
 
-    On PostgreSQL the database builds all of it in one query (the six kinds in a UNION ALL,
-    grouped by day and kind): Python touches no row. Notes leave the database as ciphertext and
-    are decrypted here; a Fernet token is plain base64 and a quote inside any JSON string is
-    escaped, so the pattern cannot match user text. Elsewhere: ``day_view`` rendered.
+    On PostgreSQL one query joins each entry's stored JSON (``day_view_json``, kept by a
+    trigger, migration 0003) into days: Python touches no row. Notes leave the database as
+    ciphertext and are decrypted here. Elsewhere: ``day_view`` rendered.
     """
     if connection.vendor != "postgresql":
         return render_days(day_view(user=user, date_from=date_from, date_to=date_to))
-    with connection.cursor() as cursor:
+    with server_bound_cursor() as cursor:
         cursor.execute(
             _day_view_sql(), {"user_id": user.pk, "date_from": date_from, "date_to": date_to}
         )
         days_json: str = cursor.fetchone()[0]
-    if '"note" : "' not in days_json:
+    if '"note" : "gAAAAA' not in days_json:
         return days_json
     return _NOTE_TOKEN.sub(lambda m: f'"note" : {json.dumps(decrypt_text(m.group(1)))}', days_json)
 
 
 @functools.cache
 def _day_view_sql() -> str:
-    """Built once: compiling six querysets and their union cost more CPU (~2 ms) than
-    PostgreSQL's whole answer for 90 days."""
+    """The six kinds in a UNION ALL, grouped by day and kind, joined as text. Built once:
+    compiling six querysets and their union cost more CPU than PostgreSQL's whole answer."""
     quote = connection.ops.quote_name
     # Identifiers and kinds come from the models, never from input; values are parameters.
     union = " UNION ALL ".join(
-        f"SELECT local_date, occurred_at, '{kind}' AS kind, {_entry_json(kind)} AS entry "  # noqa: S608
+        f"SELECT local_date, occurred_at, '{kind}' AS kind, day_view_json "  # noqa: S608
         f"FROM {quote(model._meta.db_table)} WHERE user_id = %(user_id)s "
         "AND local_date >= %(date_from)s AND local_date <= %(date_to)s"
         for kind, model in ENTRY_MODELS.items()
     )
+    # Kinds and dates are fixed strings with nothing to escape; each entry is already JSON.
     return (
-        "SELECT coalesce(json_agg(json_build_object('local_date', d.local_date, "  # noqa: S608
-        "'entries', d.entries) ORDER BY d.local_date DESC), '[]')::text FROM ("
-        " SELECT k.local_date, json_object_agg(k.kind, k.items) AS entries FROM ("
-        "  SELECT e.local_date, e.kind, json_agg(e.entry ORDER BY e.occurred_at) AS items"
+        "SELECT '[' || coalesce(string_agg(d.day, ',' ORDER BY d.local_date DESC), '') || ']' "  # noqa: S608
+        "FROM ("
+        ' SELECT k.local_date, \'{"local_date":"\' || k.local_date || \'","entries":{\' '
+        "   || string_agg('\"' || k.kind || '\":[' || k.items || ']', ',') || '}}' AS day"
+        " FROM ("
+        "  SELECT e.local_date, e.kind,"
+        "   string_agg(e.day_view_json, ',' ORDER BY e.occurred_at, e.day_view_json) AS items"
         f"  FROM ({union}) AS e GROUP BY e.local_date, e.kind"
         " ) AS k GROUP BY k.local_date"
         ") AS d"
     )
-
-
-def _entry_json(kind: str) -> str:
-    """One entry as JSON built by PostgreSQL. Instants come out in its ISO 8601 form (the
-    connection is in UTC, so "+00:00"); the note is its stored ciphertext, or ""."""
-    model = ENTRY_MODELS[kind]
-    parts = []
-    for name in (*DAY_VIEW_FIELDS, *_kind_fields(kind)):
-        field = model._meta.get_field(name)
-        assert isinstance(field, Field)
-        column = connection.ops.quote_name(str(field.column))
-        if field.get_internal_type() == "DecimalField":
-            parts.append(f"'{name}', {column}::text")
-        else:
-            parts.append(f"'{name}', {column}")
-    parts.append(f"'kind', '{kind}'")
-    return f"json_build_object({', '.join(parts)})"
 
 
 def _day_view_rows(kind: str, queryset: QuerySet[Any]) -> Any:

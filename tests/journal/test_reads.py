@@ -10,7 +10,12 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from apps.journal.models import ENTRY_MODELS
-from apps.journal.services import EntryInput, entries_purge_before, entries_upsert
+from apps.journal.services import (
+    KIND_FIELDS,
+    EntryInput,
+    entries_purge_before,
+    entries_upsert,
+)
 from tests.journal.helpers import (
     KINDS,
     VALID,
@@ -185,6 +190,57 @@ def test_day_view_groups_every_kind_by_local_day(api, consenting_user):
     # Several check-ins a day, in time order (the after-lunch dip is visible).
     assert [e["level"] for e in days["2026-11-26"]["energy"]] == [8, 4]
     assert days["2026-11-26"]["sleep"][0]["note"] == "Woke up once"
+
+
+def _day_view_by_id(client) -> dict[str, dict]:
+    body = client.get(DAYS_URL).json()
+    return {
+        entry["id"]: entry
+        for day in body["days"]
+        for entries in day["entries"].values()
+        for entry in entries
+    }
+
+
+def _as_shown(value):
+    # Instants may be written with Z or +00:00 and with or without trailing zeros.
+    if isinstance(value, str) and len(value) > 19 and value[10:11] == "T":
+        return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return value
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_day_view_shows_each_entry_as_the_entry_itself_reads(api, consenting_user, kind):
+    entry_id = uuid.uuid4()
+    put(api, kind, entry_id, {**VALID[kind], "note": "Één note"})
+
+    shown = _day_view_by_id(api)[str(entry_id)]
+    detail = api.get(entry_url(kind, entry_id)).json()
+
+    # On PostgreSQL the day view is each row's stored JSON (a trigger keeps it): a field added
+    # to a kind without updating that trigger shows up here.
+    assert set(shown) == {"id", "occurred_at", "tz", "note", *KIND_FIELDS[kind], "kind"}
+    assert {k: _as_shown(v) for k, v in shown.items()} == {k: _as_shown(detail[k]) for k in shown}
+
+
+@pytest.mark.postgres
+def test_day_view_follows_every_way_a_row_is_written(api, consenting_user):
+    entry_id = uuid.uuid4()
+    put(api, "energy", entry_id, VALID["energy"])
+    # Neither an ORM update() nor raw SQL runs the application's code; nor does the writer's
+    # session time zone change how instants are written.
+    rows("energy").filter(pk=entry_id).update(level=9)
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL TIME ZONE 'America/New_York'")
+        cursor.execute(
+            "UPDATE journal_energycheckin SET occurred_at = %s WHERE id = %s",
+            [dt.datetime(2026, 11, 26, 12, 5, 30, tzinfo=dt.UTC), entry_id],
+        )
+
+    shown = _day_view_by_id(api)[str(entry_id)]
+
+    assert shown["level"] == 9
+    assert shown["occurred_at"] == "2026-11-26T12:05:30Z"
 
 
 def test_day_view_notes_round_trip_whatever_they_contain(api, consenting_user):
