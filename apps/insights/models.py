@@ -74,7 +74,10 @@ class StaleDay(models.Model):
     recomputed keeps its newer ``marked_at`` and survives the drain.
     """
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    # The unique (user, local_date) constraint's index serves lookups by user.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     local_date = models.DateField()
     marked_at = models.DateTimeField()
 

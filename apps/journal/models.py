@@ -17,7 +17,11 @@ from apps.privacy.models import Category
 
 class JournalEntry(models.Model):
     id = models.UUIDField(primary_key=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: both composite indexes below start with the user, and every write
+    # would maintain a third copy of it.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     occurred_at = models.DateTimeField()
     tz = models.CharField(max_length=64)
     local_date = models.DateField()
