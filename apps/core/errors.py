@@ -33,6 +33,7 @@ class ApplicationError(Exception):
         code: str = "invalid",
         errors: dict[str, list[str]] | None = None,
         extra: dict[str, Any] | None = None,
+        retry_after: int | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -40,6 +41,8 @@ class ApplicationError(Exception):
         self.code = code
         self.errors = errors or {}
         self.extra = extra or {}
+        # Seconds, sent as Retry-After (a 429 or 503 that will pass by itself).
+        self.retry_after = retry_after
 
 
 def problem(

@@ -46,7 +46,11 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         body = problem(
             exc.status_code, exc.message, code=exc.code, errors=exc.errors, extra=exc.extra
         )
-        return Response(body, status=exc.status_code, content_type="application/problem+json")
+        if exc.retry_after is not None:
+            headers["Retry-After"] = str(exc.retry_after)
+        return Response(
+            body, status=exc.status_code, headers=headers, content_type="application/problem+json"
+        )
     if isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
     elif isinstance(exc, DjangoValidationError):

@@ -169,13 +169,18 @@ class JournalState(models.Model):
     Every write transaction starts by bumping ``version`` (which takes this row's lock until
     commit), so one rep's concurrent retries run one after the other; the version names the
     state of the whole journal, so a cached day view is valid exactly while it is unchanged.
-    Holds nothing about the rep's life: erased with the account, not exported.
+    It also counts the rep's writes for the write limit. Holds nothing about the rep's life:
+    erased with the account, not exported.
     """
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="+"
     )
     version = models.BigIntegerField(default=0)
+    # The rep's journal writes in the current fixed window (``core.throttles.WriteWindow``):
+    # counted by the statement that bumps the version, so the limit costs no round trip.
+    write_window = models.BigIntegerField(db_default=0)
+    writes_in_window = models.IntegerField(db_default=0)
 
     def __str__(self) -> str:
         return f"journal state {self.user_id} v{self.version}"

@@ -30,6 +30,7 @@ from apps.core.sql import (
     pk_param,
     server_bound_cursor,
 )
+from apps.core.throttles import WriteWindow, write_window
 from apps.core.time import calendar_date, is_valid_timezone, local_date, zone
 from apps.insights.stale import days_mark_stale, days_mark_stale_after
 from apps.journal.models import ENTRY_MODELS, JournalEntry, JournalState
@@ -123,28 +124,43 @@ def _not_yours(kind: str, entry_id: uuid.UUID) -> UpsertOutcome:
     )
 
 
-def _lock_journal(user: Any) -> None:
+def _lock_journal(user: Any, window: WriteWindow | None = None) -> None:
     """Serialise one user's journal writes (held until commit) and bump the journal version.
 
     A phone that retries while its first request still runs sends the same entries twice at
     once; without this the two transactions lock rows in different orders (deadlock) or both
     claim to have created the same row. Other users are not blocked. The version bump is what
     invalidates the rep's cached day views; a write that is rolled back also rolls it back.
+
+    The same statement counts the write in the current window of the write limit. With a
+    ``window`` (the rep's own writes through the API) a write beyond the limit is refused: the
+    caller's transaction rolls back, count included. Erasure, withdrawal and imports are counted
+    but never refused.
     """
+    current = window or write_window()
     with connection.cursor() as cursor:
-        cursor.execute(_journal_bump_sql("VALUES (%s, 1)"), [pk_param(user)])
+        cursor.execute(_journal_bump_sql("VALUES (%s, 1, %s, 1)"), [pk_param(user), current.number])
+        writes = cursor.fetchone()[0]
+    if window is not None and window.limit is not None and writes > window.limit:
+        raise window.refused()
 
 
 def _journal_bump_sql(rows: str) -> str:
+    """Insert or bump the rep's journal row; ``rows`` gives (user, 1, window, 1). Returns the
+    writes counted in the window."""
     table = connection.ops.quote_name(JournalState._meta.db_table)
     return (
-        f"INSERT INTO {table} (user_id, version) {rows} "
-        f"ON CONFLICT (user_id) DO UPDATE SET version = {table}.version + 1"
+        f"INSERT INTO {table} (user_id, version, write_window, writes_in_window) {rows} "
+        f"ON CONFLICT (user_id) DO UPDATE SET version = {table}.version + 1, "
+        f"writes_in_window = CASE WHEN {table}.write_window = EXCLUDED.write_window "
+        f"THEN {table}.writes_in_window + 1 ELSE 1 END, "
+        "write_window = EXCLUDED.write_window "
+        "RETURNING writes_in_window"
     )
 
 
 def _insert_together(
-    user: Any, items: list[EntryInput], now: dt.datetime
+    user: Any, items: list[EntryInput], now: dt.datetime, window: WriteWindow | None
 ) -> tuple[list[UpsertOutcome] | None, set[tuple[str, uuid.UUID]]]:
     """New entries of different kinds in one statement (PostgreSQL), all or none of them.
 
@@ -155,7 +171,9 @@ def _insert_together(
     is rolled back unless every one was inserted. Anything but a clean insert of all (invalid
     values, a missing consent, an id already taken) returns no outcomes and the general path
     answers it, so every refusal keeps one implementation. Also returns the (kind, id) pairs
-    found taken, which the general path then does not try to insert again.
+    found taken, which the general path then does not try to insert again. A write beyond the
+    ``window``'s limit inserts nothing and is refused here (it was counted, as in
+    ``_lock_journal``).
     """
     kinds = tuple(item.kind for item in items)
     if connection.vendor != "postgresql" or not kinds or len(set(kinds)) != len(kinds):
@@ -171,11 +189,15 @@ def _insert_together(
         for item, v in zip(items, values, strict=True)
     ]
     user_id = pk_param(user)
+    current = window or write_window()
+    limit = window.limit if window is not None and window.limit is not None else _NO_LIMIT
     params = [
         user_id,
         [entry.CATEGORY for entry in entries],
         user_id,
+        current.number,
         len(items),
+        limit,
         *(value for entry in entries for value in insert_values(type(entry), entry)),
         user_id,
         timezone.now(),
@@ -184,7 +206,10 @@ def _insert_together(
     with transaction.atomic() if len(items) > 1 else contextlib.nullcontext():
         with server_bound_cursor() as cursor:
             cursor.execute(_together_sql(kinds), params)
-            consented, inserted = cursor.fetchone()
+            consented, writes, inserted = cursor.fetchone()
+        if window is not None and writes is not None and writes > limit:
+            # Raised inside the transaction of several entries: their count rolls back too.
+            raise window.refused()
         if None in inserted:
             if len(items) > 1:
                 transaction.set_rollback(True)
@@ -200,26 +225,36 @@ def _insert_together(
     ], set()
 
 
+# The window's limit when there is none: PostgreSQL's largest integer.
+_NO_LIMIT = 2**31 - 1
+
+
 @functools.cache
 def _together_sql(kinds: tuple[str, ...]) -> str:
-    """The consent rows (held until commit), then the journal lock and version, then one insert
-    per entry, then the stale days, each step running only if the one before it succeeded.
-    Returns the number of consent rows found and, per entry, its id if it was inserted."""
+    """The consent rows (held until commit), then the journal lock, version and write count, then
+    one insert per entry (only within the write limit), then the stale days, each step running
+    only if the one before it succeeded. Returns the number of consent rows found, the writes
+    counted in the window (NULL: consent missing, nothing counted) and, per entry, its id if it
+    was inserted."""
     # One kind per category: the consent rows are complete when there is one per entry.
     # Identifiers from the models' _meta, fixed names and counts; every value is a parameter.
-    lock = _journal_bump_sql("SELECT %s, 1 WHERE (SELECT count(*) FROM consent) = %s")
+    lock = _journal_bump_sql("SELECT %s, 1, %s, 1 WHERE (SELECT count(*) FROM consent) = %s")
     steps = [
         f"consent AS ({consent_held_sql()})",
-        f"journal AS ({lock} RETURNING 1)",
+        f"journal AS ({lock})",
+        "allowed AS (SELECT 1 FROM journal WHERE writes_in_window <= %s)",
         *(
-            f"entry{i} AS ({insert_new_after(ENTRY_MODELS[kind], source='journal')})"
+            f"entry{i} AS ({insert_new_after(ENTRY_MODELS[kind], source='allowed')})"
             for i, kind in enumerate(kinds)
         ),
     ]
     counts = " + ".join(f"(SELECT count(*) FROM entry{i})" for i in range(len(kinds)))  # noqa: S608
     steps.append(f"stale AS ({days_mark_stale_after(f'{counts} = {len(kinds)}')} RETURNING 1)")
     ids = ", ".join(f"(SELECT id FROM entry{i})" for i in range(len(kinds)))  # noqa: S608
-    return f"WITH {', '.join(steps)} SELECT (SELECT count(*) FROM consent), ARRAY[{ids}]"  # noqa: S608
+    return (
+        f"WITH {', '.join(steps)} SELECT (SELECT count(*) FROM consent), "  # noqa: S608
+        f"(SELECT writes_in_window FROM journal), ARRAY[{ids}]"
+    )
 
 
 def _prepare(
@@ -297,24 +332,30 @@ def _same(entry: JournalEntry, values: dict[str, Any]) -> bool:
 
 
 def entries_upsert(
-    *, user: Any, items: list[EntryInput], all_or_nothing: bool = False
+    *,
+    user: Any,
+    items: list[EntryInput],
+    all_or_nothing: bool = False,
+    window: WriteWindow | None = None,
 ) -> list[UpsertOutcome]:
     """Upsert many entries of mixed kinds with a fixed number of queries per kind.
 
     Returns one outcome per item, in the order of ``items``. With ``all_or_nothing`` one
     rejected item rolls back every other one (the outcomes still say what each would have been).
+    With a ``window`` the write counts against the rep's write limit and beyond it is refused
+    (ApplicationError 429, nothing stored).
     """
     now = timezone.now()
     taken: set[tuple[str, uuid.UUID]] = set()
     if 0 < len(items) <= len(ENTRY_MODELS):
-        together, taken = _insert_together(user, items, now)
+        together, taken = _insert_together(user, items, now, window)
         if together is not None:
             return together
     outcomes: list[UpsertOutcome | None] = [None] * len(items)
     prepared: dict[str, dict[uuid.UUID, tuple[int, EntryInput, dict[str, Any]]]] = defaultdict(dict)
     changed_days: set[dt.date] = set()
     with transaction.atomic():
-        _lock_journal(user)
+        _lock_journal(user, window)
         # Read under the lock: a withdrawal that deletes the category's entries takes the same
         # lock, so nothing of a withdrawn category is stored after its entries were deleted.
         consented = consented_categories(user=user)
@@ -463,18 +504,22 @@ def _upsert_kind(
         model.objects.bulk_update(to_update, fields)
 
 
-def entry_upsert(*, user: Any, item: EntryInput) -> UpsertOutcome:
-    outcome = entries_upsert(user=user, items=[item])[0]
+def entry_upsert(
+    *, user: Any, item: EntryInput, window: WriteWindow | None = None
+) -> UpsertOutcome:
+    outcome = entries_upsert(user=user, items=[item], window=window)[0]
     if outcome.result == "rejected":
         raise outcome.as_error()
     return outcome
 
 
-def entry_delete(*, user: Any, kind: str, entry_id: uuid.UUID) -> None:
+def entry_delete(
+    *, user: Any, kind: str, entry_id: uuid.UUID, window: WriteWindow | None = None
+) -> None:
     """Delete one of the user's entries; someone else's id is DoesNotExist (a 404)."""
     model = ENTRY_MODELS[kind]
     with transaction.atomic():
-        _lock_journal(user)
+        _lock_journal(user, window)
         entry = model.objects.select_for_update().filter(user=user, pk=entry_id).first()
         if entry is None:
             raise model.DoesNotExist
@@ -556,7 +601,7 @@ def entries_import(*, user: Any, items: list[EntryInput]) -> int:
 
 
 def quick_checkin(
-    *, user: Any, data: dict[str, Any], request_hash: str
+    *, user: Any, data: dict[str, Any], request_hash: str, window: WriteWindow | None = None
 ) -> dict[str, UpsertOutcome]:
     """Energy now, plus optionally last night's sleep and last evening's drinks, atomically.
 
@@ -610,7 +655,9 @@ def quick_checkin(
             request_hash=request_hash,
         )
     # All or nothing: a morning check-in is one act for the rep.
-    outcomes = entries_upsert(user=user, items=list(items.values()), all_or_nothing=True)
+    outcomes = entries_upsert(
+        user=user, items=list(items.values()), all_or_nothing=True, window=window
+    )
     by_name = dict(zip(items, outcomes, strict=True))
     rejected = [(name, o) for name, o in by_name.items() if o.result == "rejected"]
     if rejected:

@@ -118,14 +118,26 @@ def test_with_redis_down_writes_and_sessions_still_work(
 ) -> None:
     location = f"redis://127.0.0.1:{_closed_port()}/0"
     with override_settings(CACHES=_cache_settings(location)):
-        statuses = [put(api, "energy", uuid.uuid4(), VALID["energy"]).status_code for _ in range(5)]
+        statuses = [put(api, "energy", uuid.uuid4(), VALID["energy"]).status_code for _ in range(4)]
         days = api.get("/api/v1/journal/days")
 
-    # The throttle opens rather than refusing the rep's entries; the session comes from the
-    # database; the day view is built without its cache.
-    assert statuses == [201] * 5
+    # The session comes from the database; the day view is built without its cache. The
+    # journal counts its writes in PostgreSQL, so its limit holds without Redis too.
+    assert statuses == [201, 201, 201, 429]
     assert days.status_code == 200
-    assert sum(len(d["entries"]["energy"]) for d in days.json()["days"]) == 5
+    assert sum(len(d["entries"]["energy"]) for d in days.json()["days"]) == 3
+
+
+@pytest.mark.django_db
+def test_with_redis_down_the_redis_counted_limits_let_writes_through(
+    api: Any, consenting_user: Any, three_writes_a_minute: None
+) -> None:
+    location = f"redis://127.0.0.1:{_closed_port()}/0"
+    with override_settings(CACHES=_cache_settings(location)):
+        statuses = [api.post("/api/v1/notifications/read-all").status_code for _ in range(5)]
+
+    # Writes other than the journal's are counted in Redis; without it they are not refused.
+    assert statuses == [200] * 5
 
 
 def test_after_a_failure_redis_is_left_alone_for_a_moment_except_for_deletes(
