@@ -124,7 +124,7 @@ def _not_yours(kind: str, entry_id: uuid.UUID) -> UpsertOutcome:
     )
 
 
-def _lock_journal(user: Any, window: WriteWindow | None = None) -> None:
+def _lock_journal(user: Any, window: WriteWindow | None = None, *, counted: bool = False) -> None:
     """Serialise one user's journal writes (held until commit) and bump the journal version.
 
     A phone that retries while its first request still runs sends the same entries twice at
@@ -135,25 +135,29 @@ def _lock_journal(user: Any, window: WriteWindow | None = None) -> None:
     The same statement counts the write in the current window of the write limit. With a
     ``window`` (the rep's own writes through the API) a write beyond the limit is refused: the
     caller's transaction rolls back, count included. Erasure, withdrawal and imports are counted
-    but never refused.
+    but never refused. ``counted``: the one-statement attempt already counted this request.
     """
     current = window or write_window()
     with connection.cursor() as cursor:
-        cursor.execute(_journal_bump_sql("VALUES (%s, 1, %s, 1)"), [pk_param(user), current.number])
+        cursor.execute(
+            _journal_bump_sql("VALUES (%s, 1, %s, %s)"),
+            [pk_param(user), current.number, 0 if counted else 1],
+        )
         writes = cursor.fetchone()[0]
     if window is not None and window.limit is not None and writes > window.limit:
         raise window.refused()
 
 
 def _journal_bump_sql(rows: str) -> str:
-    """Insert or bump the rep's journal row; ``rows`` gives (user, 1, window, 1). Returns the
-    writes counted in the window."""
+    """Insert or bump the rep's journal row; ``rows`` gives (user, 1, window, writes to add).
+    Returns the writes counted in the window."""
     table = connection.ops.quote_name(JournalState._meta.db_table)
     return (
         f"INSERT INTO {table} (user_id, version, write_window, writes_in_window) {rows} "
         f"ON CONFLICT (user_id) DO UPDATE SET version = {table}.version + 1, "
         f"writes_in_window = CASE WHEN {table}.write_window = EXCLUDED.write_window "
-        f"THEN {table}.writes_in_window + 1 ELSE 1 END, "
+        f"THEN {table}.writes_in_window + EXCLUDED.writes_in_window "
+        "ELSE EXCLUDED.writes_in_window END, "
         "write_window = EXCLUDED.write_window "
         "RETURNING writes_in_window"
     )
@@ -161,7 +165,7 @@ def _journal_bump_sql(rows: str) -> str:
 
 def _insert_together(
     user: Any, items: list[EntryInput], now: dt.datetime, window: WriteWindow | None
-) -> tuple[list[UpsertOutcome] | None, set[tuple[str, uuid.UUID]]]:
+) -> tuple[list[UpsertOutcome] | None, set[tuple[str, uuid.UUID]], bool]:
     """New entries of different kinds in one statement (PostgreSQL), all or none of them.
 
     The general path is BEGIN, journal lock, consent read, one insert per kind, stale-day mark,
@@ -171,17 +175,17 @@ def _insert_together(
     is rolled back unless every one was inserted. Anything but a clean insert of all (invalid
     values, a missing consent, an id already taken) returns no outcomes and the general path
     answers it, so every refusal keeps one implementation. Also returns the (kind, id) pairs
-    found taken, which the general path then does not try to insert again. A write beyond the
-    ``window``'s limit inserts nothing and is refused here (it was counted, as in
-    ``_lock_journal``).
+    found taken, which the general path then does not try to insert again, and whether this
+    request's write was counted (committed) already. A write beyond the ``window``'s limit
+    inserts nothing and is refused here (it was counted, as in ``_lock_journal``).
     """
     kinds = tuple(item.kind for item in items)
     if connection.vendor != "postgresql" or not kinds or len(set(kinds)) != len(kinds):
-        return None, set()
+        return None, set(), False
     try:
         values = [_prepare(user=user, item=item, now=now) for item in items]
     except ApplicationError:
-        return None, set()
+        return None, set(), False
     entries = [
         ENTRY_MODELS[item.kind](
             id=item.id, user=user, request_hash=item.request_hash, last_result="created", **v
@@ -218,11 +222,16 @@ def _insert_together(
                 for item, got in zip(items, inserted, strict=True)
                 if got is None and consented == len(items)
             }
-            return None, taken
-    return [
-        UpsertOutcome(kind=item.kind, id=item.id, result="created", status=201, entry=entry)
-        for item, entry in zip(items, entries, strict=True)
-    ], set()
+            # One entry ran in autocommit: its count stays. Several: rolled back with them.
+            return None, taken, writes is not None and len(items) == 1
+    return (
+        [
+            UpsertOutcome(kind=item.kind, id=item.id, result="created", status=201, entry=entry)
+            for item, entry in zip(items, entries, strict=True)
+        ],
+        set(),
+        True,
+    )
 
 
 # The window's limit when there is none: PostgreSQL's largest integer.
@@ -347,15 +356,16 @@ def entries_upsert(
     """
     now = timezone.now()
     taken: set[tuple[str, uuid.UUID]] = set()
+    counted = False
     if 0 < len(items) <= len(ENTRY_MODELS):
-        together, taken = _insert_together(user, items, now, window)
+        together, taken, counted = _insert_together(user, items, now, window)
         if together is not None:
             return together
     outcomes: list[UpsertOutcome | None] = [None] * len(items)
     prepared: dict[str, dict[uuid.UUID, tuple[int, EntryInput, dict[str, Any]]]] = defaultdict(dict)
     changed_days: set[dt.date] = set()
     with transaction.atomic():
-        _lock_journal(user, window)
+        _lock_journal(user, window, counted=counted)
         # Read under the lock: a withdrawal that deletes the category's entries takes the same
         # lock, so nothing of a withdrawn category is stored after its entries were deleted.
         consented = consented_categories(user=user)

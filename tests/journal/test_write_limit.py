@@ -138,3 +138,14 @@ def test_a_refused_checkin_is_one_statement_counted_once(
     with django_assert_num_queries(2):
         _assert_refused(_checkin(api))
     assert JournalState.objects.get(user=consenting_user).writes_in_window == 4
+
+
+def test_an_edit_or_a_retry_counts_once(api: Any, consenting_user: Any) -> None:
+    entry_id = uuid.uuid4()
+    put(api, "energy", entry_id, VALID["energy"])
+    put(api, "energy", entry_id, VALID["energy"])  # a retry: the same answer again
+    put(api, "energy", entry_id, {**VALID["energy"], "level": 8})  # an edit
+
+    # On PostgreSQL the one-statement attempt counted each before the general path answered.
+    assert JournalState.objects.get(user=consenting_user).writes_in_window == 3
+    assert rows("energy").get(pk=entry_id).level == 8
