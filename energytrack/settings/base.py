@@ -82,21 +82,30 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 
-def prepared_statements(database: dict[str, Any]) -> dict[str, Any]:
-    """Django's own cursors bind parameters client-side and never prepare; this applies only to
-    the few hot statements run through apps.core.sql.server_bound_cursor, prepared on their
-    fifth run per connection (planning them costs PostgreSQL more than running them). Behind a
-    transaction-mode pooler without prepared-statement support, set DB_PREPARE_THRESHOLD=off.
-    Every settings module that defines DATABASES passes it through here."""
+def engine_options(database: dict[str, Any]) -> dict[str, Any]:
+    """Per-engine connection options; every settings module that defines DATABASES passes it
+    through here.
+
+    PostgreSQL: Django's own cursors bind parameters client-side and never prepare; this
+    applies only to the few hot statements run through apps.core.sql.server_bound_cursor,
+    prepared on their fifth run per connection (planning them costs PostgreSQL more than
+    running them). Behind a transaction-mode pooler without prepared-statement support, set
+    DB_PREPARE_THRESHOLD=off.
+
+    SQLite (the embedded default): transactions start with BEGIN IMMEDIATE, so a request and
+    the in-process worker writing at once wait for each other (the busy timeout) instead of one
+    failing with "database is locked" when its read transaction tries to become a write.
+    """
+    options = database.setdefault("OPTIONS", {})
     if database["ENGINE"] == "django.db.backends.postgresql":
         threshold = env("DB_PREPARE_THRESHOLD", default="5")
-        database.setdefault("OPTIONS", {})["prepare_threshold"] = (
-            None if threshold == "off" else int(threshold)
-        )
+        options["prepare_threshold"] = None if threshold == "off" else int(threshold)
+    elif database["ENGINE"] == "django.db.backends.sqlite3":
+        options["transaction_mode"] = "IMMEDIATE"
     return database
 
 
-prepared_statements(DATABASES["default"])
+engine_options(DATABASES["default"])
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", default="")

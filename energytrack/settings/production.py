@@ -4,7 +4,7 @@ from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import BROKER_VISIBILITY_TIMEOUT, env, prepared_statements
+from .base import BROKER_VISIBILITY_TIMEOUT, engine_options, env
 
 DEBUG = False
 SECRET_KEY = env("DJANGO_SECRET_KEY")
@@ -12,7 +12,7 @@ ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
 DATABASES = {"default": env.db("DATABASE_URL")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-prepared_statements(DATABASES["default"])
+engine_options(DATABASES["default"])
 REDIS_URL = env("REDIS_URL")
 CACHES = {
     "default": {

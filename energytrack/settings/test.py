@@ -7,7 +7,7 @@
 import socket
 
 from .base import *  # noqa: F403
-from .base import BASE_DIR, env, prepared_statements
+from .base import BASE_DIR, engine_options, env
 
 
 def _reachable(host: str, port: int) -> bool:
@@ -28,7 +28,12 @@ elif _reachable("127.0.0.1", 5432):
 else:
     DATABASES = {"default": env.db_url_config(f"sqlite:///{BASE_DIR / 'var' / 'test.sqlite3'}")}
     SERVICES["postgres"] = False
-prepared_statements(DATABASES["default"])
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, as the embedded default uses, not Django's shared-cache in-memory test database:
+    # that one locks whole tables and fails at once ("database table is locked") when the
+    # in-process Celery worker of a test writes while a request does.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test-run.sqlite3")}
+engine_options(DATABASES["default"])
 
 REDIS_URL = env("REDIS_URL", default="")
 if not REDIS_URL and _reachable("127.0.0.1", 6379):
