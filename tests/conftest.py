@@ -12,6 +12,7 @@ from django.conf import settings
 from rest_framework.test import APIClient
 
 from apps.accounts.models import User
+from apps.core.throttles import WriteThrottle
 from apps.privacy.models import Category
 from apps.privacy.services import consent_grant
 from tests.factories import UserFactory
@@ -104,3 +105,12 @@ def tasks_inline(monkeypatch: pytest.MonkeyPatch) -> None:
         app.tasks[name].apply(args=args, kwargs=kwargs or {})
 
     monkeypatch.setattr(app, "send_task", run_now)
+
+
+@pytest.fixture
+def three_writes_a_minute(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The per-rep write limit at 3 a minute (Redis-counted writes and the journal's own)."""
+    # DRF copies DEFAULT_THROTTLE_RATES onto the class at import, so patch the class.
+    monkeypatch.setattr(
+        WriteThrottle, "THROTTLE_RATES", {**WriteThrottle.THROTTLE_RATES, "writes": "3/min"}
+    )

@@ -163,6 +163,10 @@ def _journal_bump_sql(rows: str) -> str:
     )
 
 
+# The window's limit when there is none: PostgreSQL's largest integer.
+_NO_LIMIT = 2**31 - 1
+
+
 def _insert_together(
     user: Any, items: list[EntryInput], now: dt.datetime, window: WriteWindow | None
 ) -> tuple[list[UpsertOutcome] | None, set[tuple[str, uuid.UUID]], bool]:
@@ -232,10 +236,6 @@ def _insert_together(
         set(),
         True,
     )
-
-
-# The window's limit when there is none: PostgreSQL's largest integer.
-_NO_LIMIT = 2**31 - 1
 
 
 @functools.cache

@@ -13,7 +13,6 @@ from django.conf import settings
 from django.test import override_settings
 
 from apps.core.cache import CacheUnavailable, SoftRedisCache, count_hit
-from apps.core.throttles import WriteThrottle
 from tests.journal.helpers import VALID, entry_url, put
 
 pytestmark = pytest.mark.redis
@@ -86,14 +85,6 @@ def test_counting_on_an_unreachable_redis_says_so() -> None:
     location = f"redis://127.0.0.1:{_closed_port()}/0"
     with override_settings(CACHES=_cache_settings(location)), pytest.raises(CacheUnavailable):
         count_hit("writes:u1:1", 60)
-
-
-@pytest.fixture
-def three_writes_a_minute(monkeypatch: pytest.MonkeyPatch) -> None:
-    # DRF copies DEFAULT_THROTTLE_RATES onto the class at import, so patch the class.
-    monkeypatch.setattr(
-        WriteThrottle, "THROTTLE_RATES", {**WriteThrottle.THROTTLE_RATES, "writes": "3/min"}
-    )
 
 
 @pytest.mark.django_db

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from apps.core.throttles import WriteThrottle
 from apps.journal.models import JournalState
 from tests.journal.helpers import (
     VALID,
@@ -22,7 +21,7 @@ from tests.journal.helpers import (
     total_rows,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("three_writes_a_minute")]
 
 CHECKIN_URL = "/api/v1/journal/checkin"
 MORNING = {
@@ -30,14 +29,6 @@ MORNING = {
     "sleep": {"duration_minutes": 420, "quality": 4},
     "drinks": {"standard_drinks": 2},
 }
-
-
-@pytest.fixture(autouse=True)
-def three_writes_a_minute(monkeypatch: pytest.MonkeyPatch) -> None:
-    # DRF copies DEFAULT_THROTTLE_RATES onto the class at import, so patch the class.
-    monkeypatch.setattr(
-        WriteThrottle, "THROTTLE_RATES", {**WriteThrottle.THROTTLE_RATES, "writes": "3/min"}
-    )
 
 
 def _checkin(client: Any, body: dict[str, Any] | None = None) -> Any:

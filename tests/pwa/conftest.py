@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import call_command
@@ -97,11 +98,18 @@ def browser(playwright_instance: Playwright) -> Iterator[Browser]:
 
 
 def morning_zone() -> str:
-    """An IANA zone where it is about 08:00 now, so the morning prompt shows whatever the
-    time the tests run. Etc/GMT-N is N hours ahead of UTC (the sign is inverted in IANA)."""
-    offset = (8 - dt.datetime.now(dt.UTC).hour) % 24
-    if offset > 14:
-        offset -= 24
+    """An IANA zone where it is morning now (as near 08:00 as possible), so the morning prompt
+    shows whatever the time the tests run, and where it is the same date as in Amsterdam, the
+    zone of the seeded reps, so "today" and "yesterday" in the browser are the days the seed
+    filled. (Picking only the nearest 08:00 put the browser a day ahead between 18:00 and 23:00
+    UTC, and the Today screen showed no entries.) Etc/GMT-N is N hours ahead of UTC (the sign is
+    inverted in IANA); offsets run from -12 to +14."""
+    now = dt.datetime.now(dt.UTC)
+    seeded_day = now.astimezone(ZoneInfo("Europe/Amsterdam")).date()
+    offset = min(
+        (o for o in range(-12, 15) if (now + dt.timedelta(hours=o)).date() == seeded_day),
+        key=lambda o: abs((now + dt.timedelta(hours=o)).hour - 8),
+    )
     return "UTC" if offset == 0 else f"Etc/GMT{-offset:+d}"
 
 
