@@ -148,18 +148,22 @@ def _lock_journal(user: Any, window: WriteWindow | None = None, *, counted: bool
         raise window.refused()
 
 
-def _journal_bump_sql(rows: str) -> str:
+def _journal_bump_sql(rows: str, *, limited: bool = False) -> str:
     """Insert or bump the rep's journal row; ``rows`` gives (user, 1, window, writes to add).
-    Returns the writes counted in the window."""
+    Returns the writes counted in the window. ``limited``: one more parameter, the limit; a
+    write beyond it leaves the row as it was and returns no row."""
     table = connection.ops.quote_name(JournalState._meta.db_table)
+    counted = (
+        f"CASE WHEN {table}.write_window = EXCLUDED.write_window "
+        f"THEN {table}.writes_in_window + EXCLUDED.writes_in_window "
+        "ELSE EXCLUDED.writes_in_window END"
+    )
     return (
         f"INSERT INTO {table} (user_id, version, write_window, writes_in_window) {rows} "
         f"ON CONFLICT (user_id) DO UPDATE SET version = {table}.version + 1, "
-        f"writes_in_window = CASE WHEN {table}.write_window = EXCLUDED.write_window "
-        f"THEN {table}.writes_in_window + EXCLUDED.writes_in_window "
-        "ELSE EXCLUDED.writes_in_window END, "
-        "write_window = EXCLUDED.write_window "
-        "RETURNING writes_in_window"
+        f"writes_in_window = {counted}, write_window = EXCLUDED.write_window "
+        + (f"WHERE {counted} <= %s " if limited else "")
+        + "RETURNING writes_in_window"
     )
 
 
@@ -181,7 +185,7 @@ def _insert_together(
     answers it, so every refusal keeps one implementation. Also returns the (kind, id) pairs
     found taken, which the general path then does not try to insert again, and whether this
     request's write was counted (committed) already. A write beyond the ``window``'s limit
-    inserts nothing and is refused here (it was counted, as in ``_lock_journal``).
+    changes nothing and is refused here (as in ``_lock_journal``, where the refusal rolls back).
     """
     kinds = tuple(item.kind for item in items)
     if connection.vendor != "postgresql" or not kinds or len(set(kinds)) != len(kinds):
@@ -206,6 +210,7 @@ def _insert_together(
         current.number,
         len(items),
         limit,
+        limit,
         *(value for entry in entries for value in insert_values(type(entry), entry)),
         user_id,
         timezone.now(),
@@ -215,8 +220,10 @@ def _insert_together(
         with server_bound_cursor() as cursor:
             cursor.execute(_together_sql(kinds), params)
             consented, writes, inserted = cursor.fetchone()
-        if window is not None and writes is not None and writes > limit:
-            # Raised inside the transaction of several entries: their count rolls back too.
+        # No count with every consent held: the journal row was left as it was (over the
+        # limit). A first write of several entries can be over it too: raised inside their
+        # transaction, its count rolls back.
+        if window is not None and consented == len(items) and (writes is None or writes > limit):
             raise window.refused()
         if None in inserted:
             if len(items) > 1:
@@ -243,11 +250,13 @@ def _together_sql(kinds: tuple[str, ...]) -> str:
     """The consent rows (held until commit), then the journal lock, version and write count, then
     one insert per entry (only within the write limit), then the stale days, each step running
     only if the one before it succeeded. Returns the number of consent rows found, the writes
-    counted in the window (NULL: consent missing, nothing counted) and, per entry, its id if it
-    was inserted."""
+    counted in the window (NULL: consent missing or the limit reached, nothing counted) and, per
+    entry, its id if it was inserted."""
     # One kind per category: the consent rows are complete when there is one per entry.
     # Identifiers from the models' _meta, fixed names and counts; every value is a parameter.
-    lock = _journal_bump_sql("SELECT %s, 1, %s, 1 WHERE (SELECT count(*) FROM consent) = %s")
+    lock = _journal_bump_sql(
+        "SELECT %s, 1, %s, 1 WHERE (SELECT count(*) FROM consent) = %s", limited=True
+    )
     steps = [
         f"consent AS ({consent_held_sql()})",
         f"journal AS ({lock})",

@@ -88,10 +88,13 @@ def test_a_refused_write_in_a_transaction_leaves_the_count_where_it_was(
         _checkin(api, MORNING)
     counted = JournalState.objects.get(user=consenting_user).writes_in_window
 
+    version = JournalState.objects.get(user=consenting_user).version
     for _ in range(2):
         _assert_refused(_checkin(api, MORNING))
 
-    assert JournalState.objects.get(user=consenting_user).writes_in_window == counted == 3
+    state = JournalState.objects.get(user=consenting_user)
+    assert state.writes_in_window == counted == 3
+    assert state.version == version
 
 
 def test_withdrawal_is_never_refused(api: Any, consenting_user: Any) -> None:
@@ -119,16 +122,23 @@ def test_an_edit_or_delete_beyond_the_limit_changes_nothing(api: Any, consenting
 
 
 @pytest.mark.postgres
-def test_a_refused_checkin_is_one_statement_counted_once(
+def test_a_refused_checkin_is_one_statement_and_changes_nothing(
     api: Any, consenting_user: Any, django_assert_num_queries: Any
 ) -> None:
     for _ in range(3):
         _checkin(api)
+    before = JournalState.objects.values("version", "writes_in_window").get(user=consenting_user)
 
-    # The session user and the write: the statement that counted it also refused it.
+    # The session user and the write: the statement that would have counted it refused it.
     with django_assert_num_queries(2):
         _assert_refused(_checkin(api))
-    assert JournalState.objects.get(user=consenting_user).writes_in_window == 4
+
+    # Not counted, and the journal version stays: the rep's cached day views stay valid.
+    assert (
+        JournalState.objects.values("version", "writes_in_window").get(user=consenting_user)
+        == before
+        == {"version": 3, "writes_in_window": 3}
+    )
 
 
 def test_an_edit_or_a_retry_counts_once(api: Any, consenting_user: Any) -> None:
