@@ -20,7 +20,9 @@ from django.db.models import Field, Model
 
 
 @cache
-def _insert_parts(model: type[Model]) -> tuple[list[Field[Any, Any]], str, str, str, str, str]:
+def _insert_parts(
+    model: type[Model],
+) -> tuple[list[Field[Any, Any]], str, str, str, list[str], str]:
     meta = model._meta
     quote = connection.ops.quote_name
     fields: list[Field[Any, Any]] = list(meta.concrete_fields)
@@ -30,14 +32,13 @@ def _insert_parts(model: type[Model]) -> tuple[list[Field[Any, Any]], str, str, 
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     # Many rows go as one array per column (as Django's own bulk insert does on PostgreSQL):
     # 15 parameters instead of 15 per row, which PostgreSQL plans and psycopg binds faster.
-    types = [f.rel_db_type(connection) if f.is_relation else f.db_type(connection) for f in fields]
+    types = [
+        str(f.rel_db_type(connection) if f.is_relation else f.db_type(connection)) for f in fields
+    ]
     unnest = "SELECT * FROM unnest(" + ", ".join(f"%s::{t}[]" for t in types) + ")"  # noqa: S608
-    # One row selected from another statement's result (see insert_new_after); typed, because an
-    # untyped literal in a SELECT list is text, which PostgreSQL will not store in a number.
-    typed_row = "SELECT " + ", ".join(f"%s::{t}" for t in types)
     pk = quote(str(meta.pk.column))
     tail = f" ON CONFLICT ({pk}) DO NOTHING RETURNING {pk}"
-    return fields, head, row, unnest, typed_row, tail
+    return fields, head, row, unnest, types, tail
 
 
 def _row(fields: list[Field[Any, Any]], obj: Model) -> list[Any]:
@@ -56,7 +57,7 @@ def insert_new(model: type[Model], objs: Sequence[Model]) -> set[Any]:
     """
     if not objs:
         return set()
-    fields, head, row, unnest, _typed_row, tail = _insert_parts(model)
+    fields, head, row, unnest, _types, tail = _insert_parts(model)
     rows = [_row(fields, obj) for obj in objs]
     with connection.cursor() as cursor:
         if len(rows) == 1 or connection.vendor != "postgresql":
@@ -72,19 +73,28 @@ def insert_new(model: type[Model], objs: Sequence[Model]) -> set[Any]:
         return {model._meta.pk.to_python(pk) for (pk,) in cursor.fetchall()}
 
 
-def insert_new_after(model: type[Model], source: str) -> str:
+def insert_new_after(model: type[Model], source: str, name: str) -> str:
     """``insert_new`` of one row as a step of a PostgreSQL ``WITH`` query, run once per row of
     ``source`` (a name defined earlier in the same ``WITH``; no row there, no insert). Its
-    parameters are ``insert_values(model, obj)``; the step returns the key if the row was
-    inserted.
+    parameters are named ``<name>_<column>``, as ``insert_values(model, obj, name)`` gives
+    them; the step returns the key if the row was inserted.
     """
-    _fields, head, _row_sql, _unnest, typed_row, tail = _insert_parts(model)
-    return f"{head}{typed_row} FROM {source}{tail}"
+    fields, head, _row_sql, _unnest, types, tail = _insert_parts(model)
+    # Typed, because an untyped parameter in a SELECT list is text, which PostgreSQL will not
+    # store in a number.
+    row = ", ".join(
+        f"%({name}_{field.column})s::{db_type}"
+        for field, db_type in zip(fields, types, strict=True)
+    )
+    # Names and types from the model's _meta, ``source`` and ``name`` from the caller's code.
+    return f"{head}SELECT {row} FROM {source}{tail}"  # noqa: S608
 
 
-def insert_values(model: type[Model], obj: Model) -> list[Any]:
-    """The parameters of ``insert_new_after`` for one object."""
-    return _row(_insert_parts(model)[0], obj)
+def insert_values(model: type[Model], obj: Model, name: str) -> dict[str, Any]:
+    """The parameters of ``insert_new_after(model, source, name)`` for one object."""
+    fields = _insert_parts(model)[0]
+    values = _row(fields, obj)
+    return {f"{name}_{field.column}": value for field, value in zip(fields, values, strict=True)}
 
 
 def pk_param(obj: Model) -> Any:

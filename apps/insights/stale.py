@@ -32,13 +32,14 @@ def days_mark_stale(*, user_id: Any, dates: Iterable[dt.date]) -> None:
         return
     # Every journal write runs this: SQL text instead of a bulk_create compiled per call.
     with connection.cursor() as cursor:
-        cursor.execute(_mark_sql(""), [user_id, now, days])
+        cursor.execute(_mark_sql(""), {"user_id": user_id, "marked_at": now, "days": days})
 
 
 def days_mark_stale_after(when: str) -> str:
     """``days_mark_stale`` as a step of a PostgreSQL ``WITH`` query that marks the days only if
     ``when`` holds: a condition on what the query's earlier steps did, so that the days are
-    marked only if the write happened. Parameters: the user's key, the time, a list of days."""
+    marked only if the write happened. Parameters: ``user_id`` (the user's key), ``marked_at``
+    and ``days`` (a list)."""
     return _mark_sql(f"WHERE {when}")
 
 
@@ -47,6 +48,6 @@ def _mark_sql(where: str) -> str:
     table = connection.ops.quote_name(StaleDay._meta.db_table)
     return (
         f"INSERT INTO {table} (user_id, local_date, marked_at) "  # noqa: S608
-        f"SELECT %s, day, %s FROM unnest(%s::date[]) AS day {where} "
+        f"SELECT %(user_id)s, day, %(marked_at)s FROM unnest(%(days)s::date[]) AS day {where} "
         "ON CONFLICT (user_id, local_date) DO UPDATE SET marked_at = EXCLUDED.marked_at"
     )

@@ -140,8 +140,8 @@ def _lock_journal(user: Any, window: WriteWindow | None = None, *, counted: bool
     current = window or write_window()
     with connection.cursor() as cursor:
         cursor.execute(
-            _journal_bump_sql("VALUES (%s, 1, %s, %s)"),
-            [pk_param(user), current.number, 0 if counted else 1],
+            _journal_bump_sql("VALUES (%(user_id)s, 1, %(window)s, %(writes)s)"),
+            {"user_id": pk_param(user), "window": current.number, "writes": 0 if counted else 1},
         )
         writes = cursor.fetchone()[0]
     if window is not None and window.limit is not None and writes > window.limit:
@@ -150,7 +150,7 @@ def _lock_journal(user: Any, window: WriteWindow | None = None, *, counted: bool
 
 def _journal_bump_sql(rows: str, *, limited: bool = False) -> str:
     """Insert or bump the rep's journal row; ``rows`` gives (user, 1, window, writes to add).
-    Returns the writes counted in the window. ``limited``: one more parameter, the limit; a
+    Returns the writes counted in the window. ``limited``: one more parameter, ``limit``; a
     write beyond it leaves the row as it was and returns no row."""
     table = connection.ops.quote_name(JournalState._meta.db_table)
     counted = (
@@ -162,7 +162,7 @@ def _journal_bump_sql(rows: str, *, limited: bool = False) -> str:
         f"INSERT INTO {table} (user_id, version, write_window, writes_in_window) {rows} "
         f"ON CONFLICT (user_id) DO UPDATE SET version = {table}.version + 1, "
         f"writes_in_window = {counted}, write_window = EXCLUDED.write_window "
-        + (f"WHERE {counted} <= %s " if limited else "")
+        + (f"WHERE {counted} <= %(limit)s " if limited else "")
         + "RETURNING writes_in_window"
     )
 
@@ -200,22 +200,19 @@ def _insert_together(
         )
         for item, v in zip(items, values, strict=True)
     ]
-    user_id = pk_param(user)
     current = window or write_window()
     limit = window.limit if window is not None and window.limit is not None else _NO_LIMIT
-    params = [
-        user_id,
-        [entry.CATEGORY for entry in entries],
-        user_id,
-        current.number,
-        len(items),
-        limit,
-        limit,
-        *(value for entry in entries for value in insert_values(type(entry), entry)),
-        user_id,
-        timezone.now(),
-        sorted({v["local_date"] for v in values}),
-    ]
+    params = {
+        "user_id": pk_param(user),
+        "categories": [entry.CATEGORY for entry in entries],
+        "window": current.number,
+        "entries": len(items),
+        "limit": limit,
+        "marked_at": timezone.now(),
+        "days": sorted({v["local_date"] for v in values}),
+    }
+    for i, entry in enumerate(entries):
+        params.update(insert_values(type(entry), entry, f"entry{i}"))
     with transaction.atomic() if len(items) > 1 else contextlib.nullcontext():
         with server_bound_cursor() as cursor:
             cursor.execute(_together_sql(kinds), params)
@@ -255,14 +252,15 @@ def _together_sql(kinds: tuple[str, ...]) -> str:
     # One kind per category: the consent rows are complete when there is one per entry.
     # Identifiers from the models' _meta, fixed names and counts; every value is a parameter.
     lock = _journal_bump_sql(
-        "SELECT %s, 1, %s, 1 WHERE (SELECT count(*) FROM consent) = %s", limited=True
+        "SELECT %(user_id)s, 1, %(window)s, 1 WHERE (SELECT count(*) FROM consent) = %(entries)s",
+        limited=True,
     )
     steps = [
         f"consent AS ({consent_held_sql()})",
         f"journal AS ({lock})",
-        "allowed AS (SELECT 1 FROM journal WHERE writes_in_window <= %s)",
+        "allowed AS (SELECT 1 FROM journal WHERE writes_in_window <= %(limit)s)",
         *(
-            f"entry{i} AS ({insert_new_after(ENTRY_MODELS[kind], source='allowed')})"
+            f"entry{i} AS ({insert_new_after(ENTRY_MODELS[kind], 'allowed', f'entry{i}')})"
             for i, kind in enumerate(kinds)
         ),
     ]

@@ -27,8 +27,8 @@ def consented_categories(*, user: Any) -> set[str]:
 
 
 def consent_held_sql() -> str:
-    """A query with one row per category the user consents to; parameters: the user's key (as
-    ``core.sql.pk_param`` gives it) and a list of categories.
+    """A query with one row per category the user consents to; parameters: ``user_id``, the
+    user's key (as ``core.sql.pk_param`` gives it), and ``categories``, a list.
 
     For a write that checks consent in the statement that stores the data (PostgreSQL). The rows
     are locked ``FOR SHARE`` until the write commits: a withdrawal (which updates its row first,
@@ -40,7 +40,8 @@ def consent_held_sql() -> str:
     """
     table = connection.ops.quote_name(ConsentState._meta.db_table)
     return (
-        f"SELECT category FROM {table} WHERE user_id = %s AND category = ANY(%s::text[]) "  # noqa: S608
+        f"SELECT category FROM {table} WHERE user_id = %(user_id)s "  # noqa: S608
+        "AND category = ANY(%(categories)s::text[]) "
         "AND granted ORDER BY category FOR SHARE"
     )
 
