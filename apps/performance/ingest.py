@@ -250,78 +250,99 @@ class Ingest:
     # --- writing ------------------------------------------------------------------------------
 
     def flush(self) -> None:
-        if not self.pending:
-            return
-        with transaction.atomic():
-            if self._calls:
-                self._flush_calls(self._calls)
-            if self._meetings:
-                self._flush_meetings(self._meetings)
-        self._calls = []
-        self._meetings = []
-
-    def _classify(
-        self,
-        model: Any,
-        items: list[tuple[int, uuid.UUID, dict[str, Any]]],
-        compared: tuple[str, ...],
-    ) -> tuple[list[tuple[uuid.UUID, dict[str, Any]]], set[tuple[uuid.UUID, dt.date]]]:
-        existing = {
-            row["id"]: row
-            for row in model.objects.filter(pk__in=[pk for _, pk, _ in items]).values(
-                "id", "user_id", *compared
-            )
-        }
-        changed: list[tuple[uuid.UUID, dict[str, Any]]] = []
-        days: set[tuple[uuid.UUID, dt.date]] = set()
-        for _row, pk, values in items:
-            old = existing.get(pk)
-            if old is None:
-                self.counts["created"] += 1
-            elif all(old[name] == values[name] for name in compared):
-                self.counts["unchanged"] += 1
-                continue
-            else:
-                self.counts["updated"] += 1
-                days.add((old["user_id"], old["local_date"]))
-            days.add((values["user_id"], values["local_date"]))
-            changed.append((pk, values))
-        return changed, days
+        flush_together([self])
 
     def _note_days(self, days: Iterable[tuple[uuid.UUID, dt.date]]) -> None:
         for user_id, day in days:
             self.touched.setdefault(user_id, set()).add(day)
 
-    def _flush_calls(self, items: list[tuple[int, uuid.UUID, dict[str, Any]]]) -> None:
-        changed, days = self._classify(Call, items, CALL_FIELDS)
-        if not self.write or not changed:
-            return
-        upsert_rows(
-            Call,
-            [{"id": pk, **values} for pk, values in changed],
-            update_fields=CALL_FIELDS,
-            now=self.now,
-        )
-        if self.rebuild_call_stats:
-            call_stats_rebuild(source=self.source, days=days, now=self.now)
-        else:
-            self.call_days |= days
-        self._note_days(days)
 
-    def _flush_meetings(self, items: list[tuple[int, uuid.UUID, dict[str, Any]]]) -> None:
-        changed, days = self._classify(Meeting, items, MEETING_FIELDS)
-        if not self.write or not changed:
-            return
-        upsert_rows(
-            Meeting,
-            [
-                {"id": pk, "client_updated_at": self.now, "last_result": "imported", **values}
-                for pk, values in changed
-            ],
-            update_fields=(*MEETING_FIELDS, "client_updated_at"),
-            now=self.now,
+# One item queued by an ingest: (ingest, row, primary key, values).
+_Queued = tuple[Ingest, int, uuid.UUID, dict[str, Any]]
+
+
+def flush_together(ingests: list[Ingest]) -> None:
+    """Write what several ingests queued, in their order, with one read and one upsert per
+    kind for all of them (a webhook drain: a batch of deliveries).
+
+    Each ingest's counts (created / updated / unchanged) and touched days are what flushing
+    them one after another would give: an activity sent again by a later delivery is compared
+    with the earlier delivery's values, and the last values are stored. The ingests share their
+    ``source``, ``write``, ``rebuild_call_stats`` and ``now`` (the first one's are used);
+    without ``rebuild_call_stats`` the call days of all of them are noted on the first.
+    """
+    if not any(ingest.pending for ingest in ingests):
+        return
+    first = ingests[0]
+    calls = [(ingest, *item) for ingest in ingests for item in ingest._calls]
+    meetings = [(ingest, *item) for ingest in ingests for item in ingest._meetings]
+    with transaction.atomic():
+        if calls:
+            changed, days = _classify(Call, calls, CALL_FIELDS)
+            if first.write and changed:
+                upsert_rows(
+                    Call,
+                    [{"id": pk, **values} for pk, values in changed.items()],
+                    update_fields=CALL_FIELDS,
+                    now=first.now,
+                )
+                if first.rebuild_call_stats:
+                    call_stats_rebuild(source=first.source, days=days, now=first.now)
+                else:
+                    first.call_days |= days
+        if meetings:
+            changed, _days = _classify(Meeting, meetings, MEETING_FIELDS)
+            if first.write and changed:
+                upsert_rows(
+                    Meeting,
+                    [
+                        {
+                            "id": pk,
+                            "client_updated_at": first.now,
+                            "last_result": "imported",
+                            **values,
+                        }
+                        for pk, values in changed.items()
+                    ],
+                    update_fields=(*MEETING_FIELDS, "client_updated_at"),
+                    now=first.now,
+                )
+    for ingest in ingests:
+        ingest._calls = []
+        ingest._meetings = []
+
+
+def _classify(
+    model: Any, items: list[_Queued], compared: tuple[str, ...]
+) -> tuple[dict[uuid.UUID, dict[str, Any]], set[tuple[uuid.UUID, dt.date]]]:
+    """Count each item on its ingest and note its days there; returns the values to store by
+    key (the last item's for a key queued twice) and every (user, day) touched."""
+    current = {
+        row["id"]: row
+        for row in model.objects.filter(pk__in={pk for _, _, pk, _ in items}).values(
+            "id", "user_id", *compared
         )
-        self._note_days(days)
+    }
+    changed: dict[uuid.UUID, dict[str, Any]] = {}
+    all_days: set[tuple[uuid.UUID, dt.date]] = set()
+    for ingest, _row, pk, values in items:
+        old = current.get(pk)
+        if old is None:
+            ingest.counts["created"] += 1
+        elif all(old[name] == values[name] for name in compared):
+            ingest.counts["unchanged"] += 1
+            continue
+        else:
+            ingest.counts["updated"] += 1
+            if ingest.write:
+                ingest._note_days([(old["user_id"], old["local_date"])])
+            all_days.add((old["user_id"], old["local_date"]))
+        if ingest.write:
+            ingest._note_days([(values["user_id"], values["local_date"])])
+        all_days.add((values["user_id"], values["local_date"]))
+        current[pk] = {"id": pk, **values}
+        changed[pk] = values
+    return changed, all_days
 
 
 def upsert_rows(

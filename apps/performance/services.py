@@ -64,6 +64,7 @@ from apps.performance.ingest import (
     Ingest,
     bant_score,
     call_stats_rebuild,
+    flush_together,
     is_qualified,
 )
 from apps.performance.models import (
@@ -1072,8 +1073,7 @@ def _webhook_events_batch(*, connection_id: uuid.UUID) -> int:
             return 0
         team_id = selectors.crm_connection_team_id(connection_id=connection_id)
         reps = selectors.team_rep_directory(team_id=team_id) if team_id else {}
-        call_days: set[tuple[uuid.UUID, dt.date]] = set()
-        touched: dict[uuid.UUID, set[dt.date]] = {}
+        ingests = []
         for event in events:
             ingest = Ingest(source=Source.WEBHOOK, reps=reps, rebuild_call_stats=False, now=now)
             for index, item in enumerate(event.payload or []):
@@ -1083,24 +1083,70 @@ def _webhook_events_batch(*, connection_id: uuid.UUID) -> int:
                     ingest.reject(index, exc.column, exc.reason)
                 else:
                     ingest.add(index, activity)
-            ingest.flush()
+            ingests.append(ingest)
+        # One read and one upsert per kind for the whole batch, in delivery order.
+        flush_together(ingests)
+        call_days: set[tuple[uuid.UUID, dt.date]] = set()
+        touched: dict[uuid.UUID, set[dt.date]] = {}
+        for ingest in ingests:
             call_days |= ingest.call_days
             for user_id, days in ingest.touched.items():
                 touched.setdefault(user_id, set()).update(days)
-            event.status = WebhookEventStatus.PROCESSED
-            event.result = {
-                "counts": dict(ingest.counts),
-                "errors": ingest.report[:WEBHOOK_ERRORS_KEPT],
-                "unknown_reps": ingest.unknown_reps,
-            }
-            # Data minimisation: only the outcome is kept once the activities are stored.
-            event.payload = []
-            event.processed_at = now
         call_stats_rebuild(source=Source.WEBHOOK, days=call_days, now=now)
-        WebhookEvent.objects.bulk_update(events, ["status", "result", "payload", "processed_at"])
+        _webhook_events_processed(
+            [
+                (
+                    event.pk,
+                    {
+                        "counts": dict(ingest.counts),
+                        "errors": ingest.report[:WEBHOOK_ERRORS_KEPT],
+                        "unknown_reps": ingest.unknown_reps,
+                    },
+                )
+                for event, ingest in zip(events, ingests, strict=True)
+            ],
+            now,
+        )
         for user_id, days in touched.items():
             _after_change(user_id, days)
     return len(events)
+
+
+def _webhook_events_processed(
+    results: list[tuple[uuid.UUID, dict[str, Any]]], now: dt.datetime
+) -> None:
+    """Mark a batch's events processed with their outcomes; the payload is emptied (data
+    minimisation: only the outcome is kept once the activities are stored)."""
+    if db_connection.vendor != "postgresql":
+        WebhookEvent.objects.bulk_update(
+            [
+                WebhookEvent(
+                    pk=pk,
+                    status=WebhookEventStatus.PROCESSED,
+                    result=result,
+                    payload=[],
+                    processed_at=now,
+                )
+                for pk, result in results
+            ],
+            ["status", "result", "payload", "processed_at"],
+        )
+        return
+    # One statement with an array per column: bulk_update's CASE per row cost more CPU than
+    # everything else the drain does.
+    table = db_connection.ops.quote_name(WebhookEvent._meta.db_table)
+    with db_connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS e SET status = %s, result = d.result::jsonb, "  # noqa: S608
+            "payload = '[]'::jsonb, processed_at = %s "
+            "FROM unnest(%s::uuid[], %s::text[]) AS d(id, result) WHERE e.id = d.id",
+            [
+                WebhookEventStatus.PROCESSED,
+                now,
+                [pk for pk, _ in results],
+                [json.dumps(result) for _, result in results],
+            ],
+        )
 
 
 def performance_sweep() -> dict[str, int]:

@@ -11,10 +11,11 @@ import pytest
 import time_machine
 from django.db import connection as db_connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from apps.insights.models import StaleDay
 from apps.performance import services, tasks
-from apps.performance.models import Call, CrmConnection, Meeting, WebhookEvent
+from apps.performance.models import Call, CrmConnection, DailyCallStats, Meeting, WebhookEvent
 from tests.core.problems import assert_problem
 from tests.factories import UserFactory
 from tests.performance.conftest import Org, client_for, signature, table_counts, webhook_post
@@ -240,6 +241,47 @@ def test_later_events_upsert_by_external_id(org: Org, crm: tuple[CrmConnection, 
         "unchanged": 1,
         "updated": 1,
     }
+
+
+def test_events_drained_together_upsert_in_delivery_order(
+    org: Org, crm: tuple[CrmConnection, str]
+) -> None:
+    """One batch answers each delivery as if they had been processed one after another."""
+    connection, secret = crm
+    longer = {**CALL, "duration_seconds": 1200}
+    for event_id, activities in (
+        ("e1", [CALL, MEETING]),
+        ("e2", [longer, {**MEETING, "status": "no_show"}]),
+        ("e3", [longer]),
+    ):
+        assert webhook_post(connection.pk, secret, _event(event_id, *activities)).status_code == 202
+
+    assert tasks.webhook_events_drain(str(connection.pk)) == 3
+
+    counts = dict(WebhookEvent.objects.values_list("event_id", "result__counts"))
+    assert counts == {"e1": {"created": 2}, "e2": {"updated": 2}, "e3": {"unchanged": 1}}
+    assert Call.objects.get().duration_seconds == 1200
+    assert Meeting.objects.get().status == "no_show"
+    assert DailyCallStats.objects.get(user=org.anna).talk_minutes == 20
+
+
+def test_a_drain_batch_costs_the_same_queries_for_3_or_30_events(
+    org: Org, crm: tuple[CrmConnection, str]
+) -> None:
+    connection, secret = crm
+    queries = []
+    for size in (3, 30):
+        for index in range(size):
+            activities = [
+                {**CALL, "external_id": f"{size}-{index}"},
+                {**MEETING, "external_id": f"{size}-{index}"},
+            ]
+            webhook_post(connection.pk, secret, _event(f"{size}-{index}", *activities))
+        with CaptureQueriesContext(db_connection) as captured:
+            assert tasks.webhook_events_drain(str(connection.pk)) == size
+        queries.append(len(captured))
+    assert queries[0] == queries[1]
+    assert Call.objects.count() == Meeting.objects.count() == 33
 
 
 def test_bad_activities_are_reported_on_the_event(org: Org, crm: tuple[CrmConnection, str]) -> None:
