@@ -288,6 +288,27 @@ class CheckinApi(APIView):
         )
 
 
+def _day_view_etag(user: Any, version: int, date_from: dt.date, date_to: dt.date) -> str:
+    state = f"{user.pk}:{version}:{date_from}:{date_to}"
+    return f'"{version}-{hashlib.sha256(state.encode()).hexdigest()[:32]}"'
+
+
+def _phone_version(request: Request, user: Any, date_from: dt.date, date_to: dt.date) -> int | None:
+    """The journal version of the day view the phone holds, from its If-None-Match (only an
+    ETag this rep got for this range counts; anything else is no version)."""
+    for tag in parse_etags(request.headers.get("If-None-Match", ""))[:4]:
+        # If-None-Match compares weakly (RFC 9110 13.1.2): a proxy that compressed the body
+        # may have marked the ETag weak.
+        etag = tag.removeprefix("W/")
+        head = etag.strip('"').partition("-")[0]
+        if not head.isdigit() or len(head) > 18:
+            continue
+        version = int(head)
+        if etag == _day_view_etag(user, version, date_from, date_to):
+            return version
+    return None
+
+
 class DayViewApi(APIView):
     @extend_schema(
         parameters=[DayViewQuerySerializer],
@@ -301,21 +322,21 @@ class DayViewApi(APIView):
         date_from, date_to = day_view_range(
             request.query_params, today=calendar_date(user, timezone.now())
         )
-        # The journal version names everything the view shows: a repeat read of an unchanged
-        # journal is one small query, then a 304 (the phone has it) or the cached JSON.
-        version = selectors.journal_version(user=user)
-        state = f"{user.pk}:{version}:{date_from}:{date_to}"
-        etag = f'"{hashlib.sha256(state.encode()).hexdigest()[:32]}"'
+        # The journal version names everything the view shows: its ETag carries the version, so
+        # a repeat read is one small query, then a 304 (the phone has it) or the cached JSON.
+        version, days_json = selectors.day_view_state(
+            user=user,
+            date_from=date_from,
+            date_to=date_to,
+            phone_version=_phone_version(request, user, date_from, date_to),
+        )
         headers = {
-            "ETag": etag,
+            "ETag": _day_view_etag(user, version, date_from, date_to),
             "Cache-Control": "private, no-cache",
             "Vary": "Cookie, Authorization",
         }
-        if etag in parse_etags(request.headers.get("If-None-Match", "")):
+        if days_json is None:
             return HttpResponse(status=status.HTTP_304_NOT_MODIFIED, headers=headers)
-        days_json = selectors.day_view_json(
-            user=user, version=version, date_from=date_from, date_to=date_to
-        )
         span = (date_to - date_from).days + 1
         previous_to = date_from - dt.timedelta(days=1)
         previous = request.build_absolute_uri(

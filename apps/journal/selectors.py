@@ -120,10 +120,16 @@ def day_view_days_json(*, user: Any, date_from: dt.date, date_to: dt.date) -> st
     if connection.vendor != "postgresql":
         return render_days(day_view(user=user, date_from=date_from, date_to=date_to))
     with server_bound_cursor() as cursor:
-        cursor.execute(
-            _day_view_sql(), {"user_id": user.pk, "date_from": date_from, "date_to": date_to}
-        )
+        cursor.execute(_day_view_sql(), _day_view_params(user, date_from, date_to))
         days_json: str = cursor.fetchone()[0]
+    return _with_notes(days_json)
+
+
+def _day_view_params(user: Any, date_from: dt.date, date_to: dt.date) -> dict[str, Any]:
+    return {"user_id": user.pk, "date_from": date_from, "date_to": date_to}
+
+
+def _with_notes(days_json: str) -> str:
     if '"note" : "gAAAAA' not in days_json:
         return days_json
     return _NOTE_TOKEN.sub(lambda m: f'"note" : {json.dumps(decrypt_text(m.group(1)))}', days_json)
@@ -169,10 +175,24 @@ def _day_view_rows(kind: str, queryset: QuerySet[Any]) -> Any:
         yield local_date, entry
 
 
+@functools.cache
+def _day_view_state_sql() -> str:
+    """The journal version and, unless it is the one the caller knows, the days: one query.
+
+    The days are an uncorrelated subquery (an InitPlan), which PostgreSQL runs only when the
+    ``CASE`` needs it: a known version costs the version's lookup alone."""
+    state = connection.ops.quote_name(JournalState._meta.db_table)
+    return (
+        "SELECT s.version, CASE WHEN s.version = %(known)s::bigint THEN NULL "  # noqa: S608
+        f"ELSE ({_day_view_sql()}) END "
+        f"FROM (SELECT coalesce((SELECT version FROM {state} WHERE user_id = %(user_id)s), 0)"
+        " AS version) AS s"
+    )
+
+
 def journal_version(*, user: Any) -> int:
     """The version every journal write moves on (0 before the first write)."""
-    # Raw SQL: this is the whole database cost of a cached day view, and the ORM's query
-    # building cost more than running it.
+    # Raw SQL: the ORM's query building cost more than running it.
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT version FROM {JournalState._meta.db_table} WHERE user_id = %s",  # noqa: S608
@@ -182,17 +202,51 @@ def journal_version(*, user: Any) -> int:
     return int(row[0]) if row else 0
 
 
-def day_view_json(*, user: Any, version: int, date_from: dt.date, date_to: dt.date) -> str:
-    """The day view's ``days`` as JSON, from the cache while the journal version is unchanged
-    (a write moves the version on, so an outdated copy is never found again)."""
+def _current_days(
+    *, user: Any, date_from: dt.date, date_to: dt.date, known: int | None
+) -> tuple[int, str | None]:
+    """The journal version and the days as JSON, or ``None`` for the days while the version
+    is ``known`` (the caller already has them)."""
+    if connection.vendor != "postgresql":
+        version = journal_version(user=user)
+        if version == known:
+            return version, None
+        return version, day_view_days_json(user=user, date_from=date_from, date_to=date_to)
+    params = {**_day_view_params(user, date_from, date_to), "known": known}
+    with server_bound_cursor() as cursor:
+        cursor.execute(_day_view_state_sql(), params)
+        version, days_json = cursor.fetchone()
+    return int(version), None if days_json is None else _with_notes(days_json)
+
+
+def day_view_state(
+    *, user: Any, date_from: dt.date, date_to: dt.date, phone_version: int | None = None
+) -> tuple[int, str | None]:
+    """The journal version and the day view's ``days`` as JSON; ``None`` for the days when the
+    version is still ``phone_version`` (the phone has them: answer 304).
+
+    Always one query: the version decides whether the days are built, in the same statement.
+    Without a version from the phone, the days built for the last version read are taken from
+    the cache (one ``GET``) and built only if the version moved on; a write moves it on, so an
+    outdated copy is never served.
+    """
     timeout = settings.JOURNAL_DAY_VIEW_CACHE_SECONDS
-    key = f"journal:days:{user.pk}:{version}:{date_from.isoformat()}:{date_to.isoformat()}"
-    days_json = cache.get(key) if timeout else None
-    if days_json is None:
-        days_json = day_view_days_json(user=user, date_from=date_from, date_to=date_to)
+    key = f"journal:days:{user.pk}:{date_from.isoformat()}:{date_to.isoformat()}"
+    cached: tuple[int, str] | None = None
+    known = phone_version
+    if known is None and timeout:
+        found = cache.get(key)
+        if isinstance(found, tuple) and len(found) == 2:
+            cached = found
+            known = cached[0]
+    version, days_json = _current_days(user=user, date_from=date_from, date_to=date_to, known=known)
+    if days_json is not None:
         if timeout:
-            cache.set(key, days_json, timeout=timeout)
-    return str(days_json)
+            cache.set(key, (version, days_json), timeout=timeout)
+        return version, days_json
+    if cached is not None:
+        return version, cached[1]
+    return version, None
 
 
 def render_days(days: list[dict[str, Any]]) -> str:

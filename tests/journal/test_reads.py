@@ -368,9 +368,9 @@ def test_query_count_is_constant_whatever_the_data_size(
     many = [_queries(api, url) for url in urls]
 
     assert few == many
-    # A day view built from the database: the user, the journal version and one UNION ALL of
-    # the six kinds (on PostgreSQL; one query per kind elsewhere).
-    with django_assert_max_num_queries(3 if connection.vendor == "postgresql" else 8):
+    # A day view built from the database: the user and one query for the journal version and
+    # the six kinds (on PostgreSQL; the version and one query per kind elsewhere).
+    with django_assert_max_num_queries(2 if connection.vendor == "postgresql" else 8):
         api.get(DAYS_URL + "?date_to=2026-11-25")
     with django_assert_max_num_queries(6):
         api.get(entry_url("energy"))
@@ -406,6 +406,49 @@ def test_day_view_repeat_read_costs_two_queries_and_builds_nothing(
 
     assert cached.content == first.content
     assert not_modified.status_code == 304
+
+
+def test_day_view_etag_of_another_range_or_a_made_up_version_is_no_304(api, consenting_user):
+    put(api, "energy", uuid.uuid4(), VALID["energy"])
+    other_range = api.get(DAYS_URL + "?date_to=2026-11-20")
+    current = api.get(DAYS_URL)
+    version, _, digest = current["ETag"].strip('"').partition("-")
+    forged = f'"{version}-{"0" * len(digest)}"'
+
+    for tag in (other_range["ETag"], forged, f'"{int(version) + 1}-{digest}"', '"x-1"', "*"):
+        response = api.get(DAYS_URL, HTTP_IF_NONE_MATCH=tag)
+        assert response.status_code == 200, tag
+        assert response.content == current.content
+
+    assert api.get(DAYS_URL, HTTP_IF_NONE_MATCH=f"W/{current['ETag']}").status_code == 304
+    several = f"{forged}, {current['ETag']}"
+    assert api.get(DAYS_URL, HTTP_IF_NONE_MATCH=several).status_code == 304
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the one-query day view")
+def test_a_known_version_does_not_build_the_days(consenting_user):
+    from apps.journal.selectors import _day_view_state_sql, journal_version
+
+    _log_many(consenting_user, 30)
+    params = {
+        "user_id": consenting_user.pk,
+        "date_from": dt.date(2026, 9, 1),
+        "date_to": dt.date(2026, 11, 30),
+    }
+    version = journal_version(user=consenting_user)
+    with connection.cursor() as cursor:
+        plans = {}
+        for known in (version, version - 1):
+            cursor.execute(
+                "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) " + _day_view_state_sql(),
+                {**params, "known": known},
+            )
+            plans[known] = "\n".join(row[0] for row in cursor.fetchall())
+
+    # The days' subquery is an InitPlan that runs only when the version is not the known one.
+    assert "InitPlan" in plans[version]
+    assert "never executed" in plans[version]
+    assert "never executed" not in plans[version - 1]
 
 
 @pytest.mark.parametrize("change", ["create", "edit", "delete", "batch", "withdraw", "purge"])
