@@ -20,7 +20,7 @@ from django.db.models import Field, Model
 
 
 @cache
-def _insert_parts(
+def insert_parts(
     model: type[Model],
 ) -> tuple[list[Field[Any, Any]], str, str, str, list[str], str]:
     meta = model._meta
@@ -57,7 +57,7 @@ def insert_new(model: type[Model], objs: Sequence[Model]) -> set[Any]:
     """
     if not objs:
         return set()
-    fields, head, row, unnest, _types, tail = _insert_parts(model)
+    fields, head, row, unnest, _types, tail = insert_parts(model)
     rows = [_row(fields, obj) for obj in objs]
     with connection.cursor() as cursor:
         if len(rows) == 1 or connection.vendor != "postgresql":
@@ -79,7 +79,7 @@ def insert_new_after(model: type[Model], source: str, name: str) -> str:
     parameters are named ``<name>_<column>``, as ``insert_values(model, obj, name)`` gives
     them; the step returns the key if the row was inserted.
     """
-    fields, head, _row_sql, _unnest, types, tail = _insert_parts(model)
+    fields, head, _row_sql, _unnest, types, tail = insert_parts(model)
     # Typed, because an untyped parameter in a SELECT list is text, which PostgreSQL will not
     # store in a number.
     row = ", ".join(
@@ -92,7 +92,7 @@ def insert_new_after(model: type[Model], source: str, name: str) -> str:
 
 def insert_values(model: type[Model], obj: Model, name: str) -> dict[str, Any]:
     """The parameters of ``insert_new_after(model, source, name)`` for one object."""
-    fields = _insert_parts(model)[0]
+    fields = insert_parts(model)[0]
     values = _row(fields, obj)
     return {f"{name}_{field.column}": value for field, value in zip(fields, values, strict=True)}
 

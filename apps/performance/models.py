@@ -233,7 +233,10 @@ class WebhookEvent(models.Model):
     """One accepted webhook delivery. The unique event id is the replay protection."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    connection = models.ForeignKey(CrmConnection, on_delete=models.CASCADE, related_name="events")
+    # Indexed by the unique constraint (connection, event_id): no index of its own.
+    connection = models.ForeignKey(
+        CrmConnection, on_delete=models.CASCADE, related_name="events", db_index=False
+    )
     event_id = models.CharField(max_length=200)
     status = models.CharField(
         max_length=10, choices=WebhookEventStatus.choices, default=WebhookEventStatus.PENDING
@@ -250,7 +253,16 @@ class WebhookEvent(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["connection", "event_id"], name="webhook_event_once")
         ]
-        indexes = [models.Index(fields=["status", "received_at"], name="webhook_event_status")]
+        indexes = [
+            models.Index(fields=["status", "received_at"], name="webhook_event_status"),
+            # What a drain reads: a connection's pending events, oldest first. Only pending rows
+            # are in it, so it stays small however long processed deliveries are kept.
+            models.Index(
+                fields=["connection", "received_at", "id"],
+                name="webhook_event_pending",
+                condition=models.Q(status="pending"),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"webhook event {self.event_id} ({self.status})"

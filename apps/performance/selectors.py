@@ -27,6 +27,7 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.functions import Lower
 
 from apps.accounts.models import Membership, Role, Team
 from apps.accounts.selectors import team_get_admin as accounts_team_get_admin
@@ -322,12 +323,18 @@ def rep_for_user(*, user: Any) -> Rep:
     )
 
 
-def team_rep_directory(*, team_id: Any) -> dict[str, Rep]:
-    """Every member of the team by lower-case e-mail (two queries)."""
+def team_rep_directory(*, team_id: Any, emails: Iterable[str] | None = None) -> dict[str, Rep]:
+    """Every member of the team by lower-case e-mail, or only those with one of ``emails``
+    (lower-case; a webhook delivery names a few of a team's reps). Two queries."""
+    members_qs = Membership.objects.filter(team_id=team_id)
+    if emails is not None:
+        members_qs = members_qs.alias(email_lower=Lower("user__email")).filter(
+            email_lower__in=sorted(set(emails))
+        )
     members = list(
-        Membership.objects.filter(team_id=team_id)
-        .values("user_id", "user__email", "user__timezone", "user__day_boundary_hour")
-        .distinct()
+        members_qs.values(
+            "user_id", "user__email", "user__timezone", "user__day_boundary_hour"
+        ).distinct()
     )
     thresholds = rep_thresholds(user_ids=[m["user_id"] for m in members])
     return {

@@ -33,7 +33,7 @@ from django.utils import timezone
 from apps.core.errors import ApplicationError
 from apps.core.tasks import enqueue_on_commit, send_task_safely
 from apps.core.time import is_valid_timezone, local_date
-from apps.insights.stale import days_mark_stale
+from apps.insights.stale import days_mark_stale, days_mark_stale_many
 from apps.performance import selectors
 from apps.performance.choices import (
     DEFAULT_QUALIFIED_MIN_BANT,
@@ -46,6 +46,7 @@ from apps.performance.choices import (
 from apps.performance.currencies import is_currency
 from apps.performance.formats import (
     FORMATS,
+    Activity,
     FileRejected,
     Header,
     RowRejected,
@@ -698,8 +699,7 @@ def _finish(job: ImportJob, outcome: ImportOutcome) -> None:
 
 
 def _after_import(outcome: ImportOutcome) -> None:
-    for user_id, days in outcome.touched.items():
-        _after_change(user_id, days)
+    days_mark_stale_many(outcome.touched)
 
 
 def import_job_run(*, job_id: uuid.UUID) -> None:
@@ -1047,10 +1047,12 @@ def webhook_events_drain(*, connection_id: uuid.UUID) -> int:
     backlog = True
     while processed < WEBHOOK_DRAIN_MAX_EVENTS:
         done = _webhook_events_batch(connection_id=connection_id)
-        if not done:
+        processed += done
+        if done < WEBHOOK_DRAIN_BATCH:
+            # Nothing more was pending when the batch was read: a delivery recorded since then
+            # found the flag cleared and queued its own drain.
             backlog = False
             break
-        processed += done
     if processed:
         CrmConnection.objects.filter(pk=connection_id).update(last_event_at=timezone.now())
     if backlog:
@@ -1071,18 +1073,27 @@ def _webhook_events_batch(*, connection_id: uuid.UUID) -> int:
         )
         if not events:
             return 0
-        team_id = selectors.crm_connection_team_id(connection_id=connection_id)
-        reps = selectors.team_rep_directory(team_id=team_id) if team_id else {}
-        ingests = []
+        parsed: list[list[tuple[int, Activity | RowRejected]]] = []
         for event in events:
-            ingest = Ingest(source=Source.WEBHOOK, reps=reps, rebuild_call_stats=False, now=now)
+            items: list[tuple[int, Activity | RowRejected]] = []
             for index, item in enumerate(event.payload or []):
                 try:
-                    activity = parse_webhook_activity(item)
+                    items.append((index, parse_webhook_activity(item)))
                 except RowRejected as exc:
-                    ingest.reject(index, exc.column, exc.reason)
+                    items.append((index, exc))
+            parsed.append(items)
+        team_id = selectors.crm_connection_team_id(connection_id=connection_id)
+        # Only the reps the batch names: a delivery mentions a few of a team's reps.
+        emails = {a.owner_email for items in parsed for _, a in items if isinstance(a, Activity)}
+        reps = selectors.team_rep_directory(team_id=team_id, emails=emails) if team_id else {}
+        ingests = []
+        for items in parsed:
+            ingest = Ingest(source=Source.WEBHOOK, reps=reps, rebuild_call_stats=False, now=now)
+            for index, outcome in items:
+                if isinstance(outcome, RowRejected):
+                    ingest.reject(index, outcome.column, outcome.reason)
                 else:
-                    ingest.add(index, activity)
+                    ingest.add(index, outcome)
             ingests.append(ingest)
         # One read and one upsert per kind for the whole batch, in delivery order.
         flush_together(ingests)
@@ -1107,8 +1118,8 @@ def _webhook_events_batch(*, connection_id: uuid.UUID) -> int:
             ],
             now,
         )
-        for user_id, days in touched.items():
-            _after_change(user_id, days)
+        # One statement for every rep the batch touched.
+        days_mark_stale_many(touched)
     return len(events)
 
 

@@ -126,3 +126,23 @@ def test_a_day_marked_again_during_its_recomputation_stays_marked(
     assert services.stale_days_refresh() == 1
     assert DayFeature.objects.get(user=consenting_user).energy_mean == 4
     assert not StaleDay.objects.exists()
+
+
+@pytest.mark.django_db
+def test_many_reps_days_are_marked_stale_in_one_statement(django_assert_num_queries) -> None:
+    from apps.insights.stale import days_mark_stale_many
+
+    reps = [UserFactory() for _ in range(3)]
+    day = dt.date(2026, 11, 20)
+    days_mark_stale_many({reps[0].pk: [day]})
+    before = StaleDay.objects.get(user=reps[0]).marked_at
+
+    with django_assert_num_queries(1):
+        days_mark_stale_many({rep.pk: [day, day + dt.timedelta(days=1)] for rep in reps})
+
+    marks = {(m.user_id, m.local_date): m.marked_at for m in StaleDay.objects.all()}
+    assert set(marks) == {(rep.pk, day + dt.timedelta(days=n)) for rep in reps for n in (0, 1)}
+    # A day marked again keeps one mark, with the later time.
+    assert marks[(reps[0].pk, day)] > before
+    with django_assert_num_queries(0):
+        days_mark_stale_many({reps[0].pk: []})

@@ -13,6 +13,7 @@ from django.db import connection as db_connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from apps.accounts.models import Membership, Role
 from apps.insights.models import StaleDay
 from apps.performance import services, tasks
 from apps.performance.models import Call, CrmConnection, DailyCallStats, Meeting, WebhookEvent
@@ -282,6 +283,34 @@ def test_a_drain_batch_costs_the_same_queries_for_3_or_30_events(
         queries.append(len(captured))
     assert queries[0] == queries[1]
     assert Call.objects.count() == Meeting.objects.count() == 33
+
+
+def test_a_drain_costs_the_same_queries_for_1_or_12_reps_and_marks_each_reps_days(
+    org: Org, crm: tuple[CrmConnection, str]
+) -> None:
+    connection, secret = crm
+    extra = [UserFactory(email=f"rep{i}@acme.test") for i in range(10)]
+    for user in extra:
+        Membership.objects.create(team=org.team, user=user, role=Role.REP)
+    # Outsiders of the team with the same e-mail domain are never matched.
+    UserFactory(email="outsider@acme.test")
+    queries = []
+    for label, emails in (("one", ["anna@acme.test"]), ("many", [u.email for u in extra])):
+        activities = [
+            {**CALL, "external_id": f"{label}-{i}", "owner_email": email}
+            for i, email in enumerate([*emails, "bram@acme.test", "outsider@acme.test"])
+        ]
+        webhook_post(connection.pk, secret, _event(label, *activities))
+        with CaptureQueriesContext(db_connection) as captured:
+            assert tasks.webhook_events_drain(str(connection.pk)) == 1
+        queries.append(len(captured))
+
+    assert queries[0] == queries[1]
+    marked = set(StaleDay.objects.values_list("user_id", flat=True))
+    assert marked == {org.anna.pk, org.bram.pk, *(u.pk for u in extra)}
+    result = WebhookEvent.objects.get(event_id="many").result
+    assert result["unknown_reps"] == ["outsider@acme.test"]
+    assert result["counts"] == {"created": 11, "rejected": 1}
 
 
 def test_bad_activities_are_reported_on_the_event(org: Org, crm: tuple[CrmConnection, str]) -> None:
