@@ -59,7 +59,9 @@ def insert_new(model: type[Model], objs: Sequence[Model]) -> set[Any]:
         return set()
     fields, head, row, unnest, _types, tail = insert_parts(model)
     rows = [_row(fields, obj) for obj in objs]
-    with connection.cursor() as cursor:
+    # Bound by PostgreSQL: psycopg sends each column as one array in its own format instead of
+    # spelling every value out in the text, and the statement is prepared once per connection.
+    with server_bound_cursor() as cursor:
         if len(rows) == 1 or connection.vendor != "postgresql":
             cursor.execute(
                 head + "VALUES " + ", ".join([row] * len(rows)) + tail,
