@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils.functional import SimpleLazyObject
 
 from apps.accounts.models import ApiToken, Invitation, Membership, Role, Team, User
 from apps.core.crypto import hash_secret
@@ -52,4 +53,8 @@ def request_user(request: Any) -> User:
     user = request.user
     if not isinstance(user, User):
         raise TypeError("request_user() needs an authenticated request")
+    # Session authentication hands over Django's lazy proxy; the services use the user many
+    # times per request (a 100-entry sync sets it on every row), each time through the proxy.
+    if type(user) is SimpleLazyObject:
+        user = user._wrapped
     return user
