@@ -301,7 +301,8 @@ def _phone_version(request: Request, user: Any, date_from: dt.date, date_to: dt.
         # may have marked the ETag weak.
         etag = tag.removeprefix("W/")
         head = etag.strip('"').partition("-")[0]
-        if not head.isdigit() or len(head) > 18:
+        # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
+        if not (head.isascii() and head.isdigit()) or len(head) > 18:
             continue
         version = int(head)
         if etag == _day_view_etag(user, version, date_from, date_to):
