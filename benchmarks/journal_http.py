@@ -68,6 +68,10 @@ ENDPOINTS = [
     # Not part of the product: a plain ModelViewSet create (benchmarks/reference), the yardstick
     # the issue names ("a straightforward ModelViewSet create reaches about 40 %").
     ("POST reference: plain ModelViewSet create", "reference.lua", ""),
+    # Also benchmark-only: the floors a journal write cannot go below on this stack, an
+    # authenticated JSON POST that writes nothing, and the same plus one bare prepared INSERT.
+    ("POST floor: CSRF + JSON body + 201, no write", "post_floor.lua", ""),
+    ("POST floor + one bare INSERT", "insert_floor.lua", ""),
     ("POST /api/v1/journal/checkin", "checkin.lua", ""),
     ("PUT /api/v1/journal/energy/<uuid>", "upsert.lua", ""),
     ("POST /api/v1/journal/batch (100 items)", "batch.lua", ""),
