@@ -75,3 +75,83 @@ def test_django_cursors_still_bind_on_the_client():
             [f"%{marker}%"],
         )
         assert cursor.fetchone()[0] == 0
+
+
+_AWKWARD_TEXT = "Quotes \" and ' and \\ backslash, a newline\n, ünïcode and 🙂"
+
+
+def _full_entries(user, kind: str, count: int) -> list:
+    """Entries of ``kind`` with every field set, awkward text, fractions and microseconds."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from apps.journal.models import ENTRY_MODELS
+
+    at = dt.datetime(2026, 11, 26, 7, 15, 30, 123456, tzinfo=dt.UTC)
+    extra = {
+        "sleep": {
+            "bedtime": at - dt.timedelta(hours=7, microseconds=7),
+            "duration_minutes": 420,
+            "quality": 4,
+        },
+        "meal": {
+            "meal_type": "lunch",
+            "heaviness": "heavy",
+            "tags": ["vegetables", _AWKWARD_TEXT, {"nested": [1, None, True]}],
+        },
+        "exercise": {"exercise_type": "run", "duration_minutes": 35, "intensity": "vigorous"},
+        "alcohol": {"standard_drinks": Decimal("1.5"), "context": "social"},
+        "energy": {"level": 7, "focus": None, "mood": 3},
+        "activity": {"what": _AWKWARD_TEXT, "duration_minutes": 50, "effect": "drained"},
+    }[kind]
+    return [
+        ENTRY_MODELS[kind](
+            id=uuid.uuid4(),
+            user=user,
+            occurred_at=at,
+            tz="America/St_Johns",
+            local_date=at.date(),
+            note=_AWKWARD_TEXT,
+            client_updated_at=at - dt.timedelta(seconds=1),
+            request_hash="h" * 64,
+            last_result="created",
+            **extra,
+        )
+        for _ in range(count)
+    ]
+
+
+@pytest.mark.parametrize("kind", ["sleep", "meal", "exercise", "alcohol", "energy", "activity"])
+def test_many_rows_are_stored_exactly_as_the_orm_stores_them(kind):
+    """Several rows go to PostgreSQL as one JSON parameter: every value must come back as the
+    ORM's own save stores it (awkward text, JSON, decimals, microseconds, NULLs)."""
+    from apps.journal.models import ENTRY_MODELS
+
+    model = ENTRY_MODELS[kind]
+    user = UserFactory()
+    by_orm, *by_insert = _full_entries(user, kind, 3)
+    by_orm.save(force_insert=True)
+    assert insert_new(model, by_insert) == {entry.pk for entry in by_insert}
+
+    names = [
+        f.attname
+        for f in model._meta.concrete_fields
+        if f.name not in {"id", "created_at", "updated_at"}
+    ]
+    stored = {row.pop("id"): row for row in model.objects.values("id", *names)}
+    assert len(stored) == 3
+    assert stored[by_insert[0].pk] == stored[by_orm.pk] == stored[by_insert[1].pk]
+    # The decrypted note and the model-level values read back as they were given.
+    reread = model.objects.get(pk=by_insert[1].pk)
+    assert reread.note == _AWKWARD_TEXT
+    for name in names:
+        if name not in {"note", "user_id"}:
+            assert getattr(reread, name) == getattr(by_insert[1], name), name
+
+
+def test_a_value_without_a_json_form_is_refused_not_guessed():
+    from apps.core.sql import rows_json
+
+    field = EnergyCheckin._meta.get_field("level")
+    with pytest.raises(TypeError, match="object has no JSON form"):
+        rows_json([field], [[object()]])
