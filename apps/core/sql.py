@@ -124,10 +124,28 @@ def insert_new_after(model: type[Model], source: str, name: str) -> str:
     return f"{head}SELECT {row} FROM {source}{tail}"  # noqa: S608
 
 
-def insert_values(model: type[Model], obj: Model, name: str) -> dict[str, Any]:
-    """The parameters of ``insert_new_after(model, source, name)`` for one object."""
+def insert_many_after(model: type[Model], source: str, name: str) -> str:
+    """``insert_new`` of many rows as a step of a PostgreSQL ``WITH`` query, run only if
+    ``source`` (a name defined earlier in the same ``WITH``) has a row. The rows are the one
+    parameter ``name``, as ``rows_json`` gives them; the step returns the keys it inserted."""
+    fields, head, _row_sql, _many, _types, tail = insert_parts(model)
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(str(f.column)) for f in fields)
+    # Names from the model's _meta, ``source`` and ``name`` from the caller's code.
+    return (
+        f"{head}SELECT {columns} FROM json_populate_recordset("  # noqa: S608
+        f"NULL::{quote(model._meta.db_table)}, %({name})s::json) "
+        f"WHERE EXISTS (SELECT 1 FROM {source}){tail}"
+    )
+
+
+def insert_values(model: type[Model], objs: Sequence[Model], name: str) -> dict[str, Any]:
+    """The parameters of ``insert_new_after(model, source, name)`` for one object, or of
+    ``insert_many_after(model, source, name)`` for several."""
     fields = insert_parts(model)[0]
-    values = _row(fields, obj)
+    if len(objs) > 1:
+        return {name: rows_json(fields, [_row(fields, obj) for obj in objs])}
+    values = _row(fields, objs[0])
     return {f"{name}_{field.column}": value for field, value in zip(fields, values, strict=True)}
 
 

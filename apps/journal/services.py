@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from apps.core.errors import ApplicationError
 from apps.core.sql import (
+    insert_many_after,
     insert_new,
     insert_new_after,
     insert_values,
@@ -174,21 +175,27 @@ _NO_LIMIT = 2**31 - 1
 def _insert_together(
     user: Any, items: list[EntryInput], now: dt.datetime, window: WriteWindow | None
 ) -> tuple[list[UpsertOutcome] | None, set[tuple[str, uuid.UUID]], bool]:
-    """New entries of different kinds in one statement (PostgreSQL), all or none of them.
+    """New entries, of any kinds and any number, in one statement (PostgreSQL), all or none.
 
     The general path is BEGIN, journal lock, consent read, one insert per kind, stale-day mark,
     COMMIT: six round trips and more for the writes a phone makes most (the check-in, with or
-    without last night's sleep and drinks; a single PUT). Here the same steps are one ``WITH``
-    query (``_together_sql``). One entry runs in autocommit; several run in a transaction that
-    is rolled back unless every one was inserted. Anything but a clean insert of all (invalid
-    values, a missing consent, an id already taken) returns no outcomes and the general path
-    answers it, so every refusal keeps one implementation. Also returns the (kind, id) pairs
-    found taken, which the general path then does not try to insert again, and whether this
-    request's write was counted (committed) already. A write beyond the ``window``'s limit
-    changes nothing and is refused here (as in ``_lock_journal``, where the refusal rolls back).
+    without last night's sleep and drinks; a single PUT; the sync of what it queued offline,
+    all new entries). Here the same steps are one ``WITH`` query (``_together_sql``). One entry
+    runs in autocommit; several run in a transaction that is rolled back unless every one was
+    inserted. Anything but a clean insert of all (invalid values, a missing consent, an id
+    already taken or sent twice) returns no outcomes and the general path answers it, so every
+    refusal keeps one implementation. Also returns the (kind, id) pairs found taken, which the
+    general path then does not try to insert again, and whether this request's write was
+    counted (committed) already. A write beyond the ``window``'s limit changes nothing and is
+    refused here (as in ``_lock_journal``, where the refusal rolls back).
     """
-    kinds = tuple(item.kind for item in items)
-    if connection.vendor != "postgresql" or not kinds or len(set(kinds)) != len(kinds):
+    if connection.vendor != "postgresql" or not items:
+        return None, set(), False
+    by_kind: dict[str, list[int]] = defaultdict(list)
+    for index, item in enumerate(items):
+        by_kind[item.kind].append(index)
+    kinds = tuple(sorted(by_kind))
+    if any(len({items[i].id for i in indexes}) != len(indexes) for indexes in by_kind.values()):
         return None, set(), False
     try:
         values = [_prepare(user=user, item=item, now=now) for item in items]
@@ -204,31 +211,40 @@ def _insert_together(
     limit = window.limit if window is not None and window.limit is not None else _NO_LIMIT
     params = {
         "user_id": pk_param(user),
-        "categories": [entry.CATEGORY for entry in entries],
+        "categories": [ENTRY_MODELS[kind].CATEGORY for kind in kinds],
         "window": current.number,
-        "entries": len(items),
+        "entries": len(kinds),
         "limit": limit,
         "marked_at": timezone.now(),
         "days": sorted({v["local_date"] for v in values}),
+        "inserted": len(items),
     }
-    for i, entry in enumerate(entries):
-        params.update(insert_values(type(entry), entry, f"entry{i}"))
+    shape = tuple((kind, len(by_kind[kind]) > 1) for kind in kinds)
+    for i, kind in enumerate(kinds):
+        params.update(
+            insert_values(ENTRY_MODELS[kind], [entries[j] for j in by_kind[kind]], f"entry{i}")
+        )
     with transaction.atomic() if len(items) > 1 else contextlib.nullcontext():
         with server_bound_cursor() as cursor:
-            cursor.execute(_together_sql(kinds), params)
-            consented, writes, inserted = cursor.fetchone()
+            cursor.execute(_together_sql(shape), params)
+            consented, writes, *inserted = cursor.fetchone()
         # No count with every consent held: the journal row was left as it was (over the
         # limit). A first write of several entries can be over it too: raised inside their
         # transaction, its count rolls back.
-        if window is not None and consented == len(items) and (writes is None or writes > limit):
+        if window is not None and consented == len(kinds) and (writes is None or writes > limit):
             raise window.refused()
-        if None in inserted:
+        if sum(len(ids) for ids in inserted) != len(items):
             if len(items) > 1:
                 transaction.set_rollback(True)
+            new = {
+                (kind, entry_id)
+                for kind, ids in zip(kinds, inserted, strict=True)
+                for entry_id in ids
+            }
             taken = {
                 (item.kind, item.id)
-                for item, got in zip(items, inserted, strict=True)
-                if got is None and consented == len(items)
+                for item in items
+                if (item.kind, item.id) not in new and consented == len(kinds)
             }
             # One entry ran in autocommit: its count stays. Several: rolled back with them.
             return None, taken, writes is not None and len(items) == 1
@@ -243,33 +259,35 @@ def _insert_together(
 
 
 @functools.cache
-def _together_sql(kinds: tuple[str, ...]) -> str:
+def _together_sql(shape: tuple[tuple[str, bool], ...]) -> str:
     """The consent rows (held until commit), then the journal lock, version and write count, then
-    one insert per entry (only within the write limit), then the stale days, each step running
-    only if the one before it succeeded. Returns the number of consent rows found, the writes
-    counted in the window (NULL: consent missing or the limit reached, nothing counted) and, per
-    entry, its id if it was inserted."""
-    # One kind per category: the consent rows are complete when there is one per entry.
+    one insert per kind (only within the write limit; ``shape``: each kind and whether it has
+    several rows), then the stale days if all ``inserted`` were inserted, each step running only
+    if the one before it succeeded. Returns the number of consent rows found, the writes counted
+    in the window (NULL: consent missing or the limit reached, nothing counted) and, per kind,
+    the ids it inserted."""
+    # One kind per category: the consent rows are complete when there is one per kind.
     # Identifiers from the models' _meta, fixed names and counts; every value is a parameter.
     lock = _journal_bump_sql(
         "SELECT %(user_id)s, 1, %(window)s, 1 WHERE (SELECT count(*) FROM consent) = %(entries)s",
         limited=True,
     )
+    insert = {False: insert_new_after, True: insert_many_after}
     steps = [
         f"consent AS ({consent_held_sql()})",
         f"journal AS ({lock})",
         "allowed AS (SELECT 1 FROM journal WHERE writes_in_window <= %(limit)s)",
         *(
-            f"entry{i} AS ({insert_new_after(ENTRY_MODELS[kind], 'allowed', f'entry{i}')})"
-            for i, kind in enumerate(kinds)
+            f"entry{i} AS ({insert[many](ENTRY_MODELS[kind], 'allowed', f'entry{i}')})"
+            for i, (kind, many) in enumerate(shape)
         ),
     ]
-    counts = " + ".join(f"(SELECT count(*) FROM entry{i})" for i in range(len(kinds)))  # noqa: S608
-    steps.append(f"stale AS ({days_mark_stale_after(f'{counts} = {len(kinds)}')} RETURNING 1)")
-    ids = ", ".join(f"(SELECT id FROM entry{i})" for i in range(len(kinds)))  # noqa: S608
+    counts = " + ".join(f"(SELECT count(*) FROM entry{i})" for i in range(len(shape)))  # noqa: S608
+    steps.append(f"stale AS ({days_mark_stale_after(f'{counts} = %(inserted)s')} RETURNING 1)")
+    ids = ", ".join(f"ARRAY(SELECT id FROM entry{i})" for i in range(len(shape)))  # noqa: S608
     return (
         f"WITH {', '.join(steps)} SELECT (SELECT count(*) FROM consent), "  # noqa: S608
-        f"(SELECT writes_in_window FROM journal), ARRAY[{ids}]"
+        f"(SELECT writes_in_window FROM journal), {ids}"
     )
 
 
@@ -364,7 +382,7 @@ def entries_upsert(
     now = timezone.now()
     taken: set[tuple[str, uuid.UUID]] = set()
     counted = False
-    if 0 < len(items) <= len(ENTRY_MODELS):
+    if items:
         together, taken, counted = _insert_together(user, items, now, window)
         if together is not None:
             return together

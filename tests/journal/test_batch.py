@@ -316,3 +316,56 @@ def test_query_count_single_kind_10_vs_100(api, consenting_user, django_assert_m
     assert ten == hundred
     with django_assert_max_num_queries(10):
         batch(api, _energy_items(100))
+
+
+def test_a_sync_of_only_new_entries_is_one_statement(api, consenting_user):
+    """What a phone queued offline is new entries, several of a kind: on PostgreSQL they go in
+    one statement (consent, journal lock, version and count, one insert per kind, stale days)
+    inside the transaction's two; elsewhere the general path answers the same."""
+    from apps.insights.models import StaleDay
+    from apps.journal.models import JournalState
+
+    start = dt.datetime(2026, 11, 20, 8, 0, tzinfo=dt.UTC)
+    items = [*_mixed_items(14), *_energy_items(5, start=start - dt.timedelta(days=3))]
+
+    with CaptureQueriesContext(connection) as captured:
+        response = batch(api, items)
+
+    assert response.status_code == 200, response.content
+    assert [r["result"] for r in response.json()["results"]] == ["created"] * len(items)
+    assert total_rows() == len(items)
+    state = JournalState.objects.get(user=consenting_user)
+    assert (state.version, state.writes_in_window) == (1, 1)
+    days = {rows(i["kind"]).get(pk=i["id"]).local_date for i in items}
+    assert (
+        set(StaleDay.objects.filter(user=consenting_user).values_list("local_date", flat=True))
+        == days
+    )
+    statements = [
+        q["sql"]
+        for q in captured.captured_queries
+        if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT", "BEGIN", "COMMIT"))
+        and "accounts_user" not in q["sql"].split(" FROM ")[1][:20]
+    ]
+    if connection.vendor == "postgresql":
+        assert len(statements) == 1, statements
+        assert statements[0].startswith("WITH consent")
+        for kind in KINDS:
+            assert rows(kind).model._meta.db_table in statements[0]
+
+
+def test_a_sync_with_one_taken_id_is_answered_whole_and_counted_once(api, consenting_user):
+    """One entry already stored: the one-statement attempt is rolled back whole (nothing of it
+    stays, its count neither) and the general path answers every item."""
+    from apps.journal.models import JournalState
+
+    items = _mixed_items(8)
+    assert batch(api, [{**items[0], "note": "first version"}]).status_code == 200
+    sent = [*items, *_energy_items(3)]
+
+    response = batch(api, sent)
+
+    results = response.json()["results"]
+    assert [r["result"] for r in results] == ["updated"] + ["created"] * (len(sent) - 1)
+    assert total_rows() == len(sent)
+    assert JournalState.objects.get(user=consenting_user).writes_in_window == 2
