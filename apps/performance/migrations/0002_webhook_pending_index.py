@@ -3,8 +3,13 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
+from apps.core.migration_operations import AddIndexConcurrentlyOnPostgres
+
 
 class Migration(migrations.Migration):
+    # The index builds CONCURRENTLY on PostgreSQL (webhook deliveries keep arriving while it
+    # builds), which cannot run inside the migration's transaction.
+    atomic = False
 
     dependencies = [
         ('performance', '0001_initial'),
@@ -16,7 +21,7 @@ class Migration(migrations.Migration):
             name='connection',
             field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='events', to='performance.crmconnection'),
         ),
-        migrations.AddIndex(
+        AddIndexConcurrentlyOnPostgres(
             model_name='webhookevent',
             index=models.Index(condition=models.Q(('status', 'pending')), fields=['connection', 'received_at', 'id'], name='webhook_event_pending'),
         ),
