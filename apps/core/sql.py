@@ -125,8 +125,8 @@ def insert_new_after(model: type[Model], source: str, name: str) -> str:
 
 
 def insert_many_after(model: type[Model], source: str, name: str) -> str:
-    """``insert_new`` of many rows as a step of a PostgreSQL ``WITH`` query, run only if
-    ``source`` (a name defined earlier in the same ``WITH``) has a row. The rows are the one
+    """``insert_new`` of any number of rows as a step of a PostgreSQL ``WITH`` query, run only
+    if ``source`` (a name defined earlier in the same ``WITH``) has a row. The rows are the one
     parameter ``name``, as ``rows_json`` gives them; the step returns the keys it inserted."""
     fields, head, _row_sql, _many, _types, tail = insert_parts(model)
     quote = connection.ops.quote_name
@@ -139,13 +139,16 @@ def insert_many_after(model: type[Model], source: str, name: str) -> str:
     )
 
 
-def insert_values(model: type[Model], objs: Sequence[Model], name: str) -> dict[str, Any]:
-    """The parameters of ``insert_new_after(model, source, name)`` for one object, or of
-    ``insert_many_after(model, source, name)`` for several."""
+def insert_values(
+    model: type[Model], objs: Sequence[Model], name: str, *, many: bool = False
+) -> dict[str, Any]:
+    """The parameters of ``insert_new_after(model, source, name)`` for one object, or with
+    ``many`` of ``insert_many_after(model, source, name)`` for any number (none included)."""
     fields = insert_parts(model)[0]
-    if len(objs) > 1:
+    if many:
         return {name: rows_json(fields, [_row(fields, obj) for obj in objs])}
-    values = _row(fields, objs[0])
+    (obj,) = objs
+    values = _row(fields, obj)
     return {f"{name}_{field.column}": value for field, value in zip(fields, values, strict=True)}
 
 

@@ -168,6 +168,11 @@ def _journal_bump_sql(rows: str, *, limited: bool = False) -> str:
     )
 
 
+# A sync of more entries takes the general path: a sync that holds one entry already stored
+# (an edit made offline) has its new entries inserted, rolled back and inserted again, and
+# this bounds that waste; 10-20 entries are what a phone sends after a day offline.
+TOGETHER_MAX_ENTRIES = 50
+
 # The window's limit when there is none: PostgreSQL's largest integer.
 _NO_LIMIT = 2**31 - 1
 
@@ -192,9 +197,13 @@ def _insert_together(
     if connection.vendor != "postgresql" or not items:
         return None, set(), False
     by_kind: dict[str, list[int]] = defaultdict(list)
-    for index, item in enumerate(items):
-        by_kind[item.kind].append(index)
-    kinds = tuple(sorted(by_kind))
+    # Each kind's rows in id order, as the general path takes them: row locks in one order.
+    for index in sorted(range(len(items)), key=lambda i: items[i].id):
+        by_kind[items[index].kind].append(index)
+    # One entry: a statement for its kind alone. Several: one statement for every kind, with
+    # no rows for those absent, so that all syncs share one text, prepared once per connection
+    # (a text per combination of kinds was planned anew on most syncs).
+    kinds = tuple(sorted(by_kind)) if len(items) == 1 else tuple(sorted(ENTRY_MODELS))
     if any(len({items[i].id for i in indexes}) != len(indexes) for indexes in by_kind.values()):
         return None, set(), False
     try:
@@ -211,19 +220,19 @@ def _insert_together(
     limit = window.limit if window is not None and window.limit is not None else _NO_LIMIT
     params = {
         "user_id": pk_param(user),
-        "categories": [ENTRY_MODELS[kind].CATEGORY for kind in kinds],
+        "categories": [ENTRY_MODELS[kind].CATEGORY for kind in by_kind],
         "window": current.number,
-        "entries": len(kinds),
+        "entries": len(by_kind),
         "limit": limit,
         "marked_at": timezone.now(),
         "days": sorted({v["local_date"] for v in values}),
         "inserted": len(items),
     }
-    shape = tuple((kind, len(by_kind[kind]) > 1) for kind in kinds)
+    many = len(items) > 1
+    shape = tuple((kind, many) for kind in kinds)
     for i, kind in enumerate(kinds):
-        params.update(
-            insert_values(ENTRY_MODELS[kind], [entries[j] for j in by_kind[kind]], f"entry{i}")
-        )
+        rows = [entries[j] for j in by_kind.get(kind, [])]
+        params.update(insert_values(ENTRY_MODELS[kind], rows, f"entry{i}", many=many))
     with transaction.atomic() if len(items) > 1 else contextlib.nullcontext():
         with server_bound_cursor() as cursor:
             cursor.execute(_together_sql(shape), params)
@@ -231,7 +240,7 @@ def _insert_together(
         # No count with every consent held: the journal row was left as it was (over the
         # limit). A first write of several entries can be over it too: raised inside their
         # transaction, its count rolls back.
-        if window is not None and consented == len(kinds) and (writes is None or writes > limit):
+        if window is not None and consented == len(by_kind) and (writes is None or writes > limit):
             raise window.refused()
         if sum(len(ids) for ids in inserted) != len(items):
             if len(items) > 1:
@@ -244,7 +253,7 @@ def _insert_together(
             taken = {
                 (item.kind, item.id)
                 for item in items
-                if (item.kind, item.id) not in new and consented == len(kinds)
+                if (item.kind, item.id) not in new and consented == len(by_kind)
             }
             # One entry ran in autocommit: its count stays. Several: rolled back with them.
             return None, taken, writes is not None and len(items) == 1
@@ -261,24 +270,29 @@ def _insert_together(
 @functools.cache
 def _together_sql(shape: tuple[tuple[str, bool], ...]) -> str:
     """The consent rows (held until commit), then the journal lock, version and write count, then
-    one insert per kind (only within the write limit; ``shape``: each kind and whether it has
-    several rows), then the stale days if all ``inserted`` were inserted, each step running only
-    if the one before it succeeded. Returns the number of consent rows found, the writes counted
-    in the window (NULL: consent missing or the limit reached, nothing counted) and, per kind,
-    the ids it inserted."""
+    one insert per kind (only within the write limit; ``shape``: each kind and whether its rows
+    come as one JSON parameter), then the stale days if all ``inserted`` were inserted, each
+    step running only if the one before it succeeded. Returns the number of consent rows found,
+    the writes counted in the window (NULL: consent missing or the limit reached, nothing
+    counted) and, per kind, the ids it inserted."""
     # One kind per category: the consent rows are complete when there is one per kind.
     # Identifiers from the models' _meta, fixed names and counts; every value is a parameter.
     lock = _journal_bump_sql(
         "SELECT %(user_id)s, 1, %(window)s, 1 WHERE (SELECT count(*) FROM consent) = %(entries)s",
         limited=True,
     )
-    insert = {False: insert_new_after, True: insert_many_after}
     steps = [
         f"consent AS ({consent_held_sql()})",
         f"journal AS ({lock})",
         "allowed AS (SELECT 1 FROM journal WHERE writes_in_window <= %(limit)s)",
         *(
-            f"entry{i} AS ({insert[many](ENTRY_MODELS[kind], 'allowed', f'entry{i}')})"
+            f"entry{i} AS ("
+            + (
+                insert_many_after(ENTRY_MODELS[kind], "allowed", f"entry{i}")
+                if many
+                else insert_new_after(ENTRY_MODELS[kind], "allowed", f"entry{i}")
+            )
+            + ")"
             for i, (kind, many) in enumerate(shape)
         ),
     ]
@@ -382,7 +396,7 @@ def entries_upsert(
     now = timezone.now()
     taken: set[tuple[str, uuid.UUID]] = set()
     counted = False
-    if items:
+    if 0 < len(items) <= TOGETHER_MAX_ENTRIES:
         together, taken, counted = _insert_together(user, items, now, window)
         if together is not None:
             return together
