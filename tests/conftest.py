@@ -3,12 +3,15 @@ marked and skip loudly without it, or fail under REQUIRE_SERVICES=1 (CI)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import time_machine
 from django.conf import settings
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from apps.accounts.models import User
@@ -114,3 +117,15 @@ def three_writes_a_minute(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
         WriteThrottle, "THROTTLE_RATES", {**WriteThrottle.THROTTLE_RATES, "writes": "3/min"}
     )
+
+
+@pytest.fixture
+def fresh_throttle_window() -> Iterator[Any]:
+    """The clock moved on to the start of the next minute, and left ticking, for tests that
+    count requests against a limit. The throttles count in fixed windows of a minute or an hour
+    (apps/core/throttles.py): a test that ran across a window edge saw its count start again
+    halfway, and the request it expected to be refused went through. From here the test has a
+    whole minute before the next edge. Forward, so that what was made before stays past."""
+    start = timezone.now().replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
+    with time_machine.travel(start, tick=True) as traveller:
+        yield traveller

@@ -127,7 +127,7 @@ def test_login_with_missing_fields_names_them(db):
     assert set(body["errors"]) == {"email", "password"}
 
 
-def test_login_throttle_gives_429_with_retry_after(user, monkeypatch):
+def test_login_throttle_gives_429_with_retry_after(fresh_throttle_window, user, monkeypatch):
     slow_login_rate(monkeypatch, "3/min")
     client = APIClient()
     for _ in range(3):
@@ -140,7 +140,9 @@ def test_login_throttle_gives_429_with_retry_after(user, monkeypatch):
     assert "sessionid" not in response.cookies
 
 
-def test_login_throttle_also_applies_to_a_signed_in_client(user, other_user, monkeypatch):
+def test_login_throttle_also_applies_to_a_signed_in_client(
+    fresh_throttle_window, user, other_user, monkeypatch
+):
     # Signing in with one's own account must not lift the limit on guessing someone else's.
     slow_login_rate(monkeypatch, "3/min")
     client = APIClient()

@@ -89,7 +89,7 @@ def test_counting_on_an_unreachable_redis_says_so() -> None:
 
 @pytest.mark.django_db
 def test_writes_beyond_the_rate_get_429_with_retry_after(
-    api: Any, consenting_user: Any, three_writes_a_minute: None
+    fresh_throttle_window: Any, api: Any, consenting_user: Any, three_writes_a_minute: None
 ) -> None:
     with override_settings(CACHES=_cache_settings(settings.REDIS_URL)):
         statuses = [put(api, "energy", uuid.uuid4(), VALID["energy"]).status_code for _ in range(3)]
@@ -105,12 +105,13 @@ def test_writes_beyond_the_rate_get_429_with_retry_after(
 
 @pytest.mark.django_db
 def test_with_redis_down_writes_and_sessions_still_work(
-    api: Any, consenting_user: Any, three_writes_a_minute: None
+    fresh_throttle_window: Any, api: Any, consenting_user: Any, three_writes_a_minute: None
 ) -> None:
     location = f"redis://127.0.0.1:{_closed_port()}/0"
     with override_settings(CACHES=_cache_settings(location)):
         statuses = [put(api, "energy", uuid.uuid4(), VALID["energy"]).status_code for _ in range(4)]
-        days = api.get("/api/v1/journal/days")
+        # The days of VALID's entries: the default range ends today and would lose them.
+        days = api.get("/api/v1/journal/days?date_from=2026-11-20&date_to=2026-11-26")
 
     # The session comes from the database; the day view is built without its cache. The
     # journal counts its writes in PostgreSQL, so its limit holds without Redis too.

@@ -145,12 +145,21 @@ def test_two_users_racing_for_one_id(consenting_user, other_user, make_client, g
         assert response.status_code == (201 if client_user.pk == owner else 404)
 
 
+BLOCKED_BY_ME = (
+    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE NOT granted"
+    " AND pg_backend_pid() = ANY(pg_blocking_pids(pid)))"
+)
+
+
 @contextmanager
 def _while_another_transaction_holds(
     hold: Callable[[], Any], finish: Callable[[], Any] = lambda: None
 ) -> Iterator[None]:
-    """``hold`` runs in another thread's transaction, which then stays open for a second while
-    the body runs (and so waits on it), then runs ``finish`` and commits."""
+    """``hold`` runs in another thread's transaction, which then stays open while the body runs,
+    until the body's request waits on it (at most 15 s), then runs ``finish`` and commits.
+
+    It waits for the wait itself, not a fixed time: a request slower than that (a loaded
+    machine) would otherwise find the transaction already committed, and the race not run."""
     ready = threading.Event()
     failures: list[BaseException] = []
 
@@ -159,7 +168,13 @@ def _while_another_transaction_holds(
             with transaction.atomic():
                 hold()
                 ready.set()
-                time.sleep(1)
+                deadline = time.monotonic() + 15
+                with connection.cursor() as cursor:
+                    while time.monotonic() < deadline:
+                        cursor.execute(BLOCKED_BY_ME)
+                        if cursor.fetchone()[0]:
+                            break
+                        time.sleep(0.01)
                 finish()
         except BaseException as exc:  # surfaced in the main thread below
             failures.append(exc)
@@ -172,7 +187,8 @@ def _while_another_transaction_holds(
     try:
         yield
     finally:
-        thread.join(timeout=10)
+        thread.join(timeout=30)
+    assert not thread.is_alive(), "the other transaction never finished"
     assert not failures, failures
 
 
@@ -187,8 +203,8 @@ def test_an_id_taken_by_another_user_mid_write_is_a_404_not_a_500(
     other_users_insert = EntryInput(
         kind="energy", id=entry_id, values={"occurred_at": at, "level": 3}
     )
-    # A first request warms this process up, so the raced request starts well inside the
-    # other user's one-second transaction.
+    # A first request warms this process up (the other transaction waits for the raced
+    # request whatever its speed; this keeps the wait short).
     assert api.get("/api/v1/journal/days").status_code == 200
 
     with _while_another_transaction_holds(

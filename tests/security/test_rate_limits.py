@@ -36,7 +36,8 @@ from tests.core.problems import assert_problem
 from tests.journal.sweep import ENTRY_BODIES
 from tests.security.scene import NEW_PASSWORD, PASSWORD, client_for, consenting, recent
 
-pytestmark = pytest.mark.django_db
+# Every limited request of a test in one window of the fixed-window throttles (conftest.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_throttle_window")]
 
 
 def slow_down(
