@@ -17,7 +17,12 @@ class UserFactory(factory.django.DjangoModelFactory):
     display_name = factory.Faker("first_name")
     timezone = "Europe/Amsterdam"
     locale = "en"
-    date_joined = factory.LazyFunction(lambda: timezone.now() - dt.timedelta(days=400))
+    # Long enough ago for the fixed 2025-2026 dates of tests that do not stop the clock: a
+    # join date relative to today alone would refuse them (a year before joining is the
+    # limit) from late 2028 on.
+    date_joined = factory.LazyFunction(
+        lambda: min(timezone.now() - dt.timedelta(days=400), dt.datetime(2025, 1, 1, tzinfo=dt.UTC))
+    )
     password = factory.PostGenerationMethodCall("set_password", "correct horse battery")
 
     @factory.post_generation
