@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularSwaggerView
 
 from apps.core import apis as core_apis
 from apps.core.views import problem_400, problem_403, problem_404, problem_500
@@ -15,7 +15,7 @@ api_v1: list[URLPattern | URLResolver] = [
     path("insights/", include("apps.insights.urls")),
     path("notifications/", include("apps.notifications.urls")),
     path("coaching/", include("apps.coaching.urls")),
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("schema/", core_apis.SchemaApi.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]
 

@@ -15,7 +15,6 @@ from django.utils.http import parse_etags
 from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -23,6 +22,7 @@ from rest_framework.views import APIView
 from apps.accounts.selectors import request_user as me
 from apps.core.errors import ApplicationError, flatten_errors
 from apps.core.idempotency import request_fingerprint
+from apps.core.pagination import TimeCursorPagination
 from apps.core.serializers import validate_with
 from apps.core.throttles import write_window
 from apps.core.time import calendar_date
@@ -103,13 +103,6 @@ def _outcome_body(outcome: services.UpsertOutcome) -> dict[str, Any]:
     return body
 
 
-class EntryPagination(CursorPagination):
-    page_size = 50
-    max_page_size = 500
-    page_size_query_param = "page_size"
-    ordering = ("-occurred_at", "-id")
-
-
 _ANY_ENTRY = PolymorphicProxySerializer(
     component_name="JournalEntry",
     serializers=list(OUTPUT_SERIALIZERS.values()),
@@ -130,7 +123,7 @@ class EntryListApi(APIView):
         query.is_valid(raise_exception=True)
         params = {k: v for k, v in query.validated_data.items() if k.startswith("date_")}
         queryset = selectors.entry_list(user=me(request), kind=kind, **params)
-        paginator = EntryPagination()
+        paginator = TimeCursorPagination()
         page = paginator.paginate_queryset(queryset, request, view=self) or []
         return paginator.get_paginated_response(
             [selectors.entry_to_dict(kind, entry) for entry in page]

@@ -44,13 +44,18 @@ class AwareDateTimeField(serializers.DateTimeField):
     default_error_messages = {
         **serializers.DateTimeField.default_error_messages,
         "naive": "Give the time with a UTC offset, e.g. 2026-11-26T07:30:00+01:00 or ...Z.",
+        "out_of_range": "The time is outside the years 1 to 9999 in UTC.",
     }
 
     def to_internal_value(self, value: Any) -> dt.datetime:
         # DRF parses first (so "yesterday" is "wrong format"), then enforce_timezone refuses
         # a parsed time without an offset.
         result = super().to_internal_value(value)
-        return result.astimezone(dt.UTC)
+        try:
+            return result.astimezone(dt.UTC)
+        except OverflowError:
+            # 0001-01-01T00:00+14:00 is a valid ISO time before the first UTC instant.
+            self.fail("out_of_range")
 
     def enforce_timezone(self, value: dt.datetime) -> dt.datetime:
         if timezone.is_naive(value):

@@ -13,16 +13,18 @@ from django.utils import translation
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.pagination import CursorPagination
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
-from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from apps.accounts.selectors import request_user as me
+from apps.core.pagination import CheckedCursorPagination
+from apps.core.parsers import JSONParser
+from apps.core.renderers import JSONRenderer
 from apps.core.serializers import ProblemSerializer
 from apps.core.throttles import WriteThrottle
 from apps.notifications import messages, push, selectors, services
@@ -44,10 +46,7 @@ from apps.notifications.serializers import (
 )
 
 
-class InboxPagination(CursorPagination):
-    page_size = 50
-    max_page_size = 500
-    page_size_query_param = "page_size"
+class InboxPagination(CheckedCursorPagination):
     ordering = ("-created_at", "-id")
 
 

@@ -13,7 +13,6 @@ from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -23,6 +22,7 @@ from rest_framework.views import APIView
 
 from apps.accounts.selectors import request_user as me
 from apps.core.idempotency import request_fingerprint
+from apps.core.pagination import CheckedCursorPagination, TimeCursorPagination
 from apps.core.throttles import ImportThrottle, WebhookThrottle, WriteThrottle
 from apps.core.time import local_date
 from apps.performance import selectors, services
@@ -85,24 +85,12 @@ def _upsert_body(outcome: services.UpsertOutcome, render: Any) -> dict[str, Any]
     return body
 
 
-class DayPagination(CursorPagination):
-    page_size = 50
-    max_page_size = 500
-    page_size_query_param = "page_size"
+class DayPagination(CheckedCursorPagination):
     ordering = ("-local_date", "-id")
 
 
-class TimePagination(CursorPagination):
-    page_size = 50
-    max_page_size = 500
-    page_size_query_param = "page_size"
-    ordering = ("-occurred_at", "-id")
-
-
-class CreatedPagination(CursorPagination):
-    page_size = 50
+class CreatedPagination(CheckedCursorPagination):
     max_page_size = 200
-    page_size_query_param = "page_size"
     ordering = ("-created_at", "-id")
 
 
@@ -180,7 +168,7 @@ class MeetingListApi(APIView):
         queryset = selectors.meeting_list(user=me(request), **_list_filters(request)).values(
             *selectors.MEETING_OUTPUT_FIELDS
         )
-        paginator = TimePagination()
+        paginator = TimeCursorPagination()
         page: list[Any] = paginator.paginate_queryset(queryset, request, view=self) or []
         return paginator.get_paginated_response(MeetingOutSerializer(page, many=True).data)
 

@@ -4,12 +4,12 @@ user or the database (future days, ownership, team rules) live in services."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
 from django.utils import timezone
 from rest_framework import serializers
 
+from apps.core.jsonvalues import loads_storable
 from apps.core.serializers import StrictSerializer
 from apps.performance.choices import ImportFormat, ImportMode, ImportStatus, MeetingStatus, Source
 from apps.performance.formats import FORMATS
@@ -24,13 +24,18 @@ class AwareDateTimeField(serializers.DateTimeField):
     default_error_messages = {
         **serializers.DateTimeField.default_error_messages,
         "naive": "Give the time with a UTC offset, e.g. 2026-11-26T07:30:00+01:00 or ...Z.",
+        "out_of_range": "The time is outside the years 1 to 9999 in UTC.",
     }
 
     def to_internal_value(self, value: Any) -> dt.datetime:
         if isinstance(value, str) and value and not _has_offset(value):
             self.fail("naive")
         result = super().to_internal_value(value)
-        return result.astimezone(dt.UTC)
+        try:
+            return result.astimezone(dt.UTC)
+        except OverflowError:
+            # 0001-01-01T00:00+14:00 is a valid ISO time before the first UTC instant.
+            self.fail("out_of_range")
 
     def enforce_timezone(self, value: dt.datetime) -> dt.datetime:
         if timezone.is_naive(value):
@@ -255,7 +260,7 @@ class ImportCreateSerializer(StrictSerializer):
 
     def validate_column_map(self, value: str) -> dict[str, str]:
         try:
-            parsed = json.loads(value) if value.strip() else {}
+            parsed = loads_storable(value) if value.strip() else {}
         except ValueError:
             raise serializers.ValidationError("Must be a JSON object.") from None
         if not isinstance(parsed, dict) or not all(
