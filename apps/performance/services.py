@@ -31,6 +31,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from apps.core.errors import ApplicationError
+from apps.core.jsonvalues import loads_storable
 from apps.core.tasks import enqueue_on_commit, send_task_safely
 from apps.core.time import is_valid_timezone, local_date
 from apps.insights.stale import days_mark_stale, days_mark_stale_many
@@ -849,17 +850,23 @@ def webhook_receive(
     """
     now = timezone.now()
     cached = _secrets_cached(connection_id, now)
-    if not timestamp or not timestamp.strip().isdigit():
+    # ASCII digits, at most 12 (unix seconds until the year 33658): str.isdigit() also takes
+    # "²", which int() refuses, and 400 nines overflow the comparison below.
+    stamp = (timestamp or "").strip()
+    if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12):
         raise _unauthorized(
             "The X-Energytrack-Timestamp header (unix seconds) is missing.", "webhook-timestamp"
         )
-    if abs(now.timestamp() - int(timestamp)) > WEBHOOK_TOLERANCE_SECONDS:
+    if abs(now.timestamp() - int(stamp)) > WEBHOOK_TOLERANCE_SECONDS:
         raise _unauthorized(
             "The timestamp is more than 5 minutes away from our clock; the delivery is refused.",
             "webhook-timestamp",
         )
-    timestamp = timestamp.strip()
+    timestamp = stamp
     given = (signature or "").strip()
+    if not given.isascii():
+        # compare_digest refuses non-ASCII str; no signature we make has any.
+        given = ""
     if not _signed_by(cached, timestamp, raw_body, given, now):
         # The cache may predate a rotation: decide with the stored secrets.
         cached = _secrets_fresh(connection_id)
@@ -946,10 +953,11 @@ def _signed_by(
 
 def _webhook_body(raw_body: bytes) -> tuple[str, list[Any]]:
     try:
-        body = json.loads(raw_body)
-    except (ValueError, UnicodeDecodeError):
+        body = loads_storable(raw_body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        # ValueError also for what PostgreSQL cannot store (NaN, NUL, a lone surrogate).
         raise ApplicationError(
-            "The body is not valid JSON.", errors={"body": ["Send a JSON object."]}
+            "The body is not valid JSON.", errors={"body": [f"Send a JSON object. {exc}"[:300]]}
         ) from None
     errors: dict[str, list[str]] = {}
     event_id = body.get("event_id") if isinstance(body, dict) else None

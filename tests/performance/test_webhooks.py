@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 import uuid
 from typing import Any
@@ -523,3 +524,48 @@ def test_the_sweeper_forgets_deliveries_after_a_week(
         "pending-one",
         "still-pending",
     }
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "signature_header"),
+    [("²", None), ("9" * 400, None), ("9" * 5000, None), (None, "sha256=é")],
+    ids=["superscript digit", "400 nines", "5000 nines", "non-ASCII signature"],
+)
+def test_hostile_headers_are_401_not_500(
+    crm: tuple[CrmConnection, str], timestamp: str | None, signature_header: str | None
+) -> None:
+    """Anyone who knows a connection's address can send these: each was a 500."""
+    connection, secret = crm
+    raw = json.dumps(_event("evt-hostile")).encode()
+    now = str(int(time.time()))
+    headers = {
+        "HTTP_X_ENERGYTRACK_TIMESTAMP": timestamp if timestamp is not None else now,
+        "HTTP_X_ENERGYTRACK_SIGNATURE": signature_header or signature(secret, now, raw),
+    }
+    before = table_counts()
+    response = webhook_post(connection.pk, secret, raw, headers=headers)
+    assert_problem(response, 401)
+    assert table_counts() == before
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"event_id": "evt-\\u0000", "activities": []}',
+        b'{"event_id": "evt-\\ud800", "activities": []}',
+        b'{"event_id": "evt-2", "activities": [{"kind": "call", "note": "\\u0000"}]}',
+        b'{"event_id": "evt-3", "activities": [{"kind": "call", "duration_seconds": NaN}]}',
+        b'{"event_id": "evt-4", "activities": [{"kind": "call", "duration_seconds": 1e400}]}',
+        b'{"event_id": "evt-5", "activities": [{"kind": "\\udc00"}]}',
+        b"[" * 50_000 + b"]" * 50_000,
+    ],
+    ids=["NUL id", "surrogate id", "NUL value", "NaN", "1e400", "surrogate value", "nested"],
+)
+def test_signed_json_the_database_cannot_store_is_a_400(
+    crm: tuple[CrmConnection, str], raw: bytes
+) -> None:
+    connection, secret = crm
+    before = table_counts()
+    response = webhook_post(connection.pk, secret, raw)
+    assert_problem(response, 400)
+    assert table_counts() == before
