@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from apps.insights.messages import render
 from apps.insights.models import FEATURE_COLUMNS, DayFeature, Insight, InsightProgress, StaleDay
 from apps.privacy.registry import PrivacyHandler, register
 
@@ -67,33 +68,43 @@ def import_user(user: Any, section: dict[str, Any]) -> int:
     rows = []
     for row in section.get("insights", []):
         computed_on = row["computed_on"]
-        rows.append(
-            Insight(
-                user=user,
-                construct=row["construct"],
-                factor=row["factor"],
-                outcome=row["outcome"],
-                lag=row["lag"],
-                direction=row["direction"],
-                mean_high=row["mean_high"],
-                mean_low=row["mean_low"],
-                n_high=row["n_high"],
-                n_low=row["n_low"],
-                diff_ci_low=row.get("diff_ci_low", 0.0),
-                diff_ci_high=row.get("diff_ci_high", 0.0),
-                q_value=row["q_value"],
-                rho=row.get("rho", 0.0),
-                split_label=row.get("split_label", ""),
-                threshold=row.get("threshold", 0.0),
-                message_key=row.get("message_key", "pattern"),
-                params=row["params"],
-                fingerprint=hashlib.sha256(f"import|{user.pk}|{row['id']}".encode()).hexdigest(),
-                computed_on=dt.date.fromisoformat(str(computed_on)[:10]),
-                current=row["current"],
-                status=row["status"],
-                feedback=row["feedback"],
-            )
+        insight = Insight(
+            user=user,
+            construct=row["construct"],
+            factor=row["factor"],
+            outcome=row["outcome"],
+            lag=row["lag"],
+            direction=row["direction"],
+            mean_high=row["mean_high"],
+            mean_low=row["mean_low"],
+            n_high=row["n_high"],
+            n_low=row["n_low"],
+            diff_ci_low=row.get("diff_ci_low", 0.0),
+            diff_ci_high=row.get("diff_ci_high", 0.0),
+            q_value=row["q_value"],
+            rho=row.get("rho", 0.0),
+            split_label=row.get("split_label", ""),
+            threshold=row.get("threshold", 0.0),
+            message_key=row.get("message_key", "pattern"),
+            params=row["params"],
+            fingerprint=hashlib.sha256(f"import|{user.pk}|{row['id']}".encode()).hexdigest(),
+            computed_on=dt.date.fromisoformat(str(computed_on)[:10]),
+            current=row["current"],
+            status=row["status"],
+            feedback=row["feedback"],
         )
+        # A hand-edited row must be one the app can show: choices, lengths and number ranges
+        # (ValidationError), and a message that renders in both languages (KeyError and
+        # the like), or the rep's insight list would fail on it from then on.
+        # The export leaves split_label out (blank here); its length the database checks.
+        insight.full_clean(
+            exclude=["user", "split_label"], validate_unique=False, validate_constraints=False
+        )
+        if not isinstance(insight.params, dict):
+            raise TypeError("params")
+        for locale in ("en", "nl"):
+            render(insight.params, locale)
+        rows.append(insight)
     Insight.objects.bulk_create(rows)
     return len(rows)
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DatabaseError, transaction
 
 from apps.core.errors import ApplicationError
+from apps.core.jsonvalues import loads_storable
 from apps.privacy.models import (
     CONSENT_TEXT_VERSION,
     Category,
@@ -218,7 +220,17 @@ def user_import(*, user: Any, document: Any) -> dict[str, int]:
             if handler.import_user is not None and isinstance(section, dict):
                 try:
                     counts[handler.app_label] = handler.import_user(user, section)
-                except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                except (
+                    KeyError,
+                    TypeError,
+                    ValueError,
+                    AttributeError,
+                    OverflowError,
+                    # Values the database refuses (too long, out of range, a duplicate):
+                    # the atomic block rolls back whatever this file wrote.
+                    DatabaseError,
+                    DjangoValidationError,
+                ) as exc:
                     # A hand-edited or truncated file: say which part, write nothing.
                     raise ApplicationError(
                         f"The '{handler.app_label}' part of the file is damaged; nothing was "
@@ -288,18 +300,37 @@ def exports_stuck(*, older_than_minutes: int = 2, limit: int = 100) -> list[str]
     ]
 
 
+# An export of three years of daily logging is ~15 MB of JSON; this bounds what a small .zip
+# may unpack to (its header's size is what zipfile decompresses, no more).
+EXPORT_JSON_MAX_BYTES = 100 * 1024 * 1024
+
+
 def read_export_file(*, raw: bytes) -> Any:
     """The export document from an uploaded .zip (export.json inside) or a bare .json file."""
     import io
-    import json
     import zipfile
+    import zlib
 
     try:
         if raw[:2] == b"PK":
             with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+                if archive.getinfo("export.json").file_size > EXPORT_JSON_MAX_BYTES:
+                    raise ValueError("export.json is larger than 100 MB uncompressed")
                 raw = archive.read("export.json")
-        return json.loads(raw.decode("utf-8"))
-    except (zipfile.BadZipFile, KeyError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        # ValueError also for JSON that PostgreSQL cannot store (NaN, NUL, lone surrogates).
+        return loads_storable(raw.decode("utf-8"))
+    except (
+        zipfile.BadZipFile,
+        KeyError,
+        UnicodeDecodeError,
+        ValueError,
+        # An encrypted member (RuntimeError), an unsupported compression method
+        # (NotImplementedError), a truncated or corrupt stream.
+        RuntimeError,
+        NotImplementedError,
+        EOFError,
+        zlib.error,
+    ) as exc:
         raise ApplicationError(
             "The file is not an energytrack export (.zip or export.json).",
             errors={"file": [str(exc)[:200]]},

@@ -76,3 +76,131 @@ def test_a_malformed_section_is_a_400_and_writes_nothing(
     response = client.post(URL, {"file": _upload(document)}, format="multipart")
     assert_problem(response, 400)
     assert database_snapshot() == before
+
+
+def _exported_insight() -> dict[str, Any]:
+    from tests.insights.sweep import make_insight
+
+    owner = consenting()
+    make_insight(owner)
+    document = user_export(user=owner)
+    (row,) = document["insights"]["insights"]
+    return dict(row)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"status": "bogus"},
+        {"feedback": "whatever"},
+        {"construct": "c" * 21},
+        {"construct": "alco\u0000hol"},
+        {"lag": 2**70},
+        {"lag": -1},
+        {"params": [1, 2]},
+        {"params": {}},
+        {"params": "outcome"},
+        "unknown outcome",
+        "twice",
+    ],
+    ids=lambda c: c if isinstance(c, str) else next(iter(c)) + "=" + repr(c[next(iter(c))])[:12],
+)
+def test_an_insight_row_the_app_could_not_show_is_a_400(change: dict[str, Any] | str) -> None:
+    """Rows that once went in (or hit a database error, a 500) and then broke the rep's
+    insight list for good: the file is refused whole, and the list still answers."""
+    row = _exported_insight()
+    rows = [row]
+    if change == "unknown outcome":
+        row["params"] = {**row["params"], "outcome": "happiness"}
+    elif change == "twice":
+        rows = [row, dict(row)]
+    else:
+        assert isinstance(change, dict)
+        row.update(change)
+    importer = consenting()
+    document = user_export(user=consenting())
+    document["insights"] = {"insights": rows}
+    client = client_for(importer)
+    client.raise_request_exception = False
+    before = database_snapshot()
+
+    response = client.post(URL, {"file": _upload(document)}, format="multipart")
+
+    assert_problem(response, 400)
+    assert database_snapshot() == before
+    assert client.get("/api/v1/insights/").status_code == 200
+
+
+def test_an_unchanged_insight_row_imports() -> None:
+    importer = consenting()
+    document = user_export(user=consenting())
+    document["insights"] = {"insights": [_exported_insight()]}
+    client = client_for(importer)
+
+    response = client.post(URL, {"file": _upload(document)}, format="multipart")
+
+    assert response.status_code == 200, response.content
+    listed = client.get("/api/v1/insights/")
+    assert listed.status_code == 200
+    assert len(listed.json()["insights"]) == 1
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"format": "energytrack-export", "version": 1, "privacy": {"x": NaN}}',
+        b'{"format": "energytrack-export", "version": 1, "privacy": {"x": 1e400}}',
+        b'{"format": "energytrack-export", "version": 1, "x": "\\u0000"}',
+        b'{"format": "energytrack-export", "version": 1, "x": "\\ud800"}',
+        b"[" * 100_000 + b"]" * 100_000,
+    ],
+    ids=["NaN", "1e400", "NUL", "lone surrogate", "nested 100,000 deep"],
+)
+def test_json_the_database_cannot_store_is_a_400(raw: bytes) -> None:
+    client = client_for(consenting())
+    client.raise_request_exception = False
+    before = database_snapshot()
+    upload = SimpleUploadedFile("export.json", raw, "application/json")
+
+    response = client.post(URL, {"file": upload}, format="multipart")
+
+    assert_problem(response, 400)
+    assert database_snapshot() == before
+
+
+@pytest.mark.parametrize("event", [{"text_version": -5}, {"text_version": 2**70}])
+def test_a_consent_event_out_of_range_is_a_400(event: dict[str, Any]) -> None:
+    importer = consenting()
+    document = user_export(user=consenting())
+    row = {**document["privacy"]["consent_events"][0], **event}
+    document["privacy"]["consent_events"] = [row]
+    client = client_for(importer)
+    client.raise_request_exception = False
+    before = database_snapshot()
+
+    response = client.post(URL, {"file": _upload(document)}, format="multipart")
+
+    assert_problem(response, 400)
+    assert database_snapshot() == before
+
+
+def test_a_zip_member_this_server_cannot_unpack_is_a_400() -> None:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("export.json", b"{}")
+    raw = bytearray(buffer.getvalue())
+    # Compression method 99 (AES, as some archivers write): zipfile refuses to read it.
+    for header in (b"PK\x03\x04", b"PK\x01\x02"):
+        at = raw.find(header)
+        offset = 8 if header == b"PK\x03\x04" else 10
+        raw[at + offset : at + offset + 2] = (99).to_bytes(2, "little")
+    client = client_for(consenting())
+    client.raise_request_exception = False
+    upload = SimpleUploadedFile("export.zip", bytes(raw), "application/zip")
+
+    response = client.post(URL, {"file": upload}, format="multipart")
+
+    assert_problem(response, 400)
