@@ -131,7 +131,9 @@ def _lock_journal(user: Any, window: WriteWindow | None = None, *, counted: bool
     A phone that retries while its first request still runs sends the same entries twice at
     once; without this the two transactions lock rows in different orders (deadlock) or both
     claim to have created the same row. Other users are not blocked. The version bump is what
-    invalidates the rep's cached day views; a write that is rolled back also rolls it back.
+    invalidates the rep's cached day views; a write that is rolled back also rolls it back. A
+    refused write that is not rolled back (a PUT answered 400 or 404) stays counted, and moves
+    the version: the limit counts attempts, and a phone reads its day view afresh once.
 
     The same statement counts the write in the current window of the write limit. With a
     ``window`` (the rep's own writes through the API) a write beyond the limit is refused: the
