@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from rest_framework.test import APIClient
 
 from apps.accounts.models import Membership, Role, User
 from apps.journal.models import ENTRY_MODELS
@@ -67,6 +68,12 @@ def test_a_document_naming_someone_else_imports_only_into_the_importer() -> None
 def test_a_malformed_section_is_a_400_and_writes_nothing(
     section: str, content: dict[str, Any]
 ) -> None:
+    _assert_refused(section, content)
+
+
+def _assert_refused(section: str, content: Any) -> APIClient:
+    """A valid export with ``section`` replaced by ``content``: a 400 that writes nothing.
+    Returns the importer's client."""
     importer = consenting()
     document = user_export(user=consenting())
     document[section] = content
@@ -76,6 +83,7 @@ def test_a_malformed_section_is_a_400_and_writes_nothing(
     response = client.post(URL, {"file": _upload(document)}, format="multipart")
     assert_problem(response, 400)
     assert database_snapshot() == before
+    return client
 
 
 def _exported_insight() -> dict[str, Any]:
@@ -117,17 +125,7 @@ def test_an_insight_row_the_app_could_not_show_is_a_400(change: dict[str, Any] |
     else:
         assert isinstance(change, dict)
         row.update(change)
-    importer = consenting()
-    document = user_export(user=consenting())
-    document["insights"] = {"insights": rows}
-    client = client_for(importer)
-    client.raise_request_exception = False
-    before = database_snapshot()
-
-    response = client.post(URL, {"file": _upload(document)}, format="multipart")
-
-    assert_problem(response, 400)
-    assert database_snapshot() == before
+    client = _assert_refused("insights", {"insights": rows})
     assert client.get("/api/v1/insights/").status_code == 200
 
 
@@ -170,18 +168,9 @@ def test_json_the_database_cannot_store_is_a_400(raw: bytes) -> None:
 
 @pytest.mark.parametrize("event", [{"text_version": -5}, {"text_version": 2**70}])
 def test_a_consent_event_out_of_range_is_a_400(event: dict[str, Any]) -> None:
-    importer = consenting()
-    document = user_export(user=consenting())
-    row = {**document["privacy"]["consent_events"][0], **event}
-    document["privacy"]["consent_events"] = [row]
-    client = client_for(importer)
-    client.raise_request_exception = False
-    before = database_snapshot()
-
-    response = client.post(URL, {"file": _upload(document)}, format="multipart")
-
-    assert_problem(response, 400)
-    assert database_snapshot() == before
+    privacy = user_export(user=consenting())["privacy"]
+    row = {**privacy["consent_events"][0], **event}
+    _assert_refused("privacy", {**privacy, "consent_events": [row]})
 
 
 def test_a_zip_member_this_server_cannot_unpack_is_a_400() -> None:
