@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DatabaseError, transaction
+from django.db import DataError, IntegrityError, transaction
 
 from apps.core.errors import ApplicationError
 from apps.core.jsonvalues import loads_storable
@@ -227,8 +227,10 @@ def user_import(*, user: Any, document: Any) -> dict[str, int]:
                     AttributeError,
                     OverflowError,
                     # Values the database refuses (too long, out of range, a duplicate):
-                    # the atomic block rolls back whatever this file wrote.
-                    DatabaseError,
+                    # the atomic block rolls back whatever this file wrote. Not every
+                    # DatabaseError: an unreachable database stays a 503.
+                    DataError,
+                    IntegrityError,
                     DjangoValidationError,
                 ) as exc:
                     # A hand-edited or truncated file: say which part, write nothing.
