@@ -7,12 +7,39 @@ import re
 from typing import Any
 
 from django.http import QueryDict
+from django.utils import timezone
 from rest_framework import serializers
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # Dates outside this window are typos, and date arithmetic near year 1 or 9999 overflows.
 EARLIEST_DATE = dt.date(1970, 1, 1)
 LATEST_DATE = dt.date(2100, 12, 31)
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """An instant with an explicit UTC offset, as UTC; a bare local time is ambiguous on a
+    travelling phone, so it is refused instead of guessed."""
+
+    default_error_messages = {
+        **serializers.DateTimeField.default_error_messages,
+        "naive": "Give the time with a UTC offset, e.g. 2026-11-26T07:30:00+01:00 or ...Z.",
+        "out_of_range": "The time is outside the years 1 to 9999 in UTC.",
+    }
+
+    def to_internal_value(self, value: Any) -> dt.datetime:
+        # DRF parses first (so "yesterday" is "wrong format"), then enforce_timezone refuses
+        # a parsed time without an offset.
+        result = super().to_internal_value(value)
+        try:
+            return result.astimezone(dt.UTC)
+        except OverflowError:
+            # 0001-01-01T00:00+14:00 is a valid ISO time before the first UTC instant.
+            self.fail("out_of_range")
+
+    def enforce_timezone(self, value: dt.datetime) -> dt.datetime:
+        if timezone.is_naive(value):
+            self.fail("naive")
+        return value
 
 
 class StrictSerializer(serializers.Serializer):

@@ -7,10 +7,9 @@ import datetime as dt
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from django.utils import timezone
 from rest_framework import serializers
 
-from apps.core.serializers import StrictSerializer, validate_with
+from apps.core.serializers import AwareDateTimeField, StrictSerializer, validate_with
 from apps.journal.models import (
     ActivityEntry,
     AlcoholEntry,
@@ -35,32 +34,6 @@ MEAL_TAGS = (
 MAX_BATCH_ITEMS = 500
 DAY_VIEW_DEFAULT_DAYS = 90
 DAY_VIEW_MAX_DAYS = 366
-
-
-class AwareDateTimeField(serializers.DateTimeField):
-    """An instant with an explicit UTC offset; a bare local time is ambiguous on a travelling
-    phone, so it is refused instead of guessed."""
-
-    default_error_messages = {
-        **serializers.DateTimeField.default_error_messages,
-        "naive": "Give the time with a UTC offset, e.g. 2026-11-26T07:30:00+01:00 or ...Z.",
-        "out_of_range": "The time is outside the years 1 to 9999 in UTC.",
-    }
-
-    def to_internal_value(self, value: Any) -> dt.datetime:
-        # DRF parses first (so "yesterday" is "wrong format"), then enforce_timezone refuses
-        # a parsed time without an offset.
-        result = super().to_internal_value(value)
-        try:
-            return result.astimezone(dt.UTC)
-        except OverflowError:
-            # 0001-01-01T00:00+14:00 is a valid ISO time before the first UTC instant.
-            self.fail("out_of_range")
-
-    def enforce_timezone(self, value: dt.datetime) -> dt.datetime:
-        if timezone.is_naive(value):
-            self.fail("naive")
-        return value
 
 
 def _range_messages(low: object, high: object, unit: str = "") -> dict[str, str | _StrPromise]:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.utils import timezone
 from rest_framework import serializers
 
 from apps.core.jsonvalues import loads_storable
+from apps.core.serializers import AwareDateTimeField as CoreAwareDateTimeField
 from apps.core.serializers import StrictSerializer
 from apps.performance.choices import ImportFormat, ImportMode, ImportStatus, MeetingStatus, Source
 from apps.performance.formats import FORMATS
@@ -18,29 +18,13 @@ MAX_CALLS_PER_DAY = 5000
 MAX_DEAL_VALUE_CENTS = 10**13
 
 
-class AwareDateTimeField(serializers.DateTimeField):
-    """An instant with an explicit UTC offset; a bare local time is refused, not guessed."""
-
-    default_error_messages = {
-        **serializers.DateTimeField.default_error_messages,
-        "naive": "Give the time with a UTC offset, e.g. 2026-11-26T07:30:00+01:00 or ...Z.",
-        "out_of_range": "The time is outside the years 1 to 9999 in UTC.",
-    }
+class AwareDateTimeField(CoreAwareDateTimeField):
+    """The shared field, and a string without an offset is "naive" before it is parsed."""
 
     def to_internal_value(self, value: Any) -> dt.datetime:
         if isinstance(value, str) and value and not _has_offset(value):
             self.fail("naive")
-        result = super().to_internal_value(value)
-        try:
-            return result.astimezone(dt.UTC)
-        except OverflowError:
-            # 0001-01-01T00:00+14:00 is a valid ISO time before the first UTC instant.
-            self.fail("out_of_range")
-
-    def enforce_timezone(self, value: dt.datetime) -> dt.datetime:
-        if timezone.is_naive(value):
-            self.fail("naive")
-        return value
+        return super().to_internal_value(value)
 
 
 def _has_offset(value: str) -> bool:
