@@ -92,11 +92,11 @@ WEBHOOK_TOLERANCE_SECONDS = 300
 WEBHOOK_PENDING_STALE = dt.timedelta(minutes=1)
 WEBHOOK_MAX_ACTIVITIES = 500
 WEBHOOK_ERRORS_KEPT = 100
+# The drain flag outlives the drain's delay (settings.WEBHOOK_DRAIN_DELAY_SECONDS) by this much:
+# a drain starts that long after the first delivery that queued it, because a CRM sends in
+# bursts and a drain pays a fixed per-batch cost (the team's rep directory, the call
+# statistics, a dozen statements) once for the whole burst instead of once per delivery.
 WEBHOOK_DRAIN_FLAG_SECONDS = 30
-# A drain starts this long after the first delivery that queued it: a CRM sends in bursts, and
-# one drain per second per connection pays the per-batch work (the team's rep directory, the
-# call statistics) once for the whole burst instead of once per delivery.
-WEBHOOK_DRAIN_DELAY_SECONDS = 1
 WEBHOOK_DRAIN_BATCH = 100
 WEBHOOK_DRAIN_MAX_EVENTS = 5000
 WEBHOOK_EVENTS_KEPT = dt.timedelta(days=7)
@@ -1024,7 +1024,11 @@ def _request_drain(connection_id: uuid.UUID) -> None:
     left pending, so a lost message delays processing but never loses an event.
     """
     try:
-        first = cache.add(_drain_flag(connection_id), 1, timeout=WEBHOOK_DRAIN_FLAG_SECONDS)
+        first = cache.add(
+            _drain_flag(connection_id),
+            1,
+            timeout=settings.WEBHOOK_DRAIN_DELAY_SECONDS + WEBHOOK_DRAIN_FLAG_SECONDS,
+        )
     except Exception as exc:  # the cache being down must not fail an accepted delivery
         logger.warning("webhook drain flag unavailable (%s); queueing anyway", type(exc).__name__)
         first = True
@@ -1034,7 +1038,7 @@ def _request_drain(connection_id: uuid.UUID) -> None:
             "apps.performance.tasks.webhook_events_drain",
             str(connection_id),
             ignore_result=True,
-            countdown=WEBHOOK_DRAIN_DELAY_SECONDS,
+            countdown=settings.WEBHOOK_DRAIN_DELAY_SECONDS,
         )
 
 

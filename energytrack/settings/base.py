@@ -244,6 +244,10 @@ NOTIFICATIONS_UNSUBSCRIBE_RATE = env("THROTTLE_UNSUBSCRIBE", default="60/min")
 # only bounds memory); 0 turns the cache off.
 JOURNAL_DAY_VIEW_CACHE_SECONDS = env.int("JOURNAL_DAY_VIEW_CACHE_SECONDS", default=600)
 
+# How long a webhook drain waits after the delivery that queued it, gathering the rest of the
+# CRM's burst into one batch (decisions.md, "The CRM webhook is throttled per client IP").
+WEBHOOK_DRAIN_DELAY_SECONDS = env.int("WEBHOOK_DRAIN_DELAY_SECONDS", default=5)
+
 # How long raw journal entries are kept (DESIGN.md §2.5).
 RETENTION_MONTHS = env.int("RETENTION_MONTHS", default=18)
 INVITATION_TTL_HOURS = env.int("INVITATION_TTL_HOURS", default=72)
