@@ -2,9 +2,10 @@
 token) and the ones that cost the server most (imports, writes) are rate-limited, answer 429
 in the problem shape with Retry-After, and a refused request does nothing.
 
-Login itself: tests/accounts/test_apis.py (test_login_throttle_*). The CRM webhook has no
-throttle by decision (docs/decisions.md "The CRM webhook has no DRF throttle"): its HMAC
-check comes first and an unsigned request writes nothing (tests/performance/test_webhooks.py).
+Login itself: tests/accounts/test_apis.py (test_login_throttle_*). The CRM webhook is limited
+per client IP, never per connection (docs/decisions.md "The CRM webhook is throttled per client
+IP"; test_webhook_deliveries_are_limited_per_client_ip below); its HMAC check decides the rest
+and an unsigned request writes nothing (tests/performance/test_webhooks.py).
 """
 
 from __future__ import annotations
