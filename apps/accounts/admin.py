@@ -1,8 +1,12 @@
 """Admin shows people and teams only. Lifestyle data is never registered here (DESIGN.md §2):
 no journal, insight, coaching or notification model has an admin page, not even read-only."""
 
+from typing import Any
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from apps.accounts.models import ApiToken, Invitation, Membership, Team, User
 
@@ -20,6 +24,26 @@ class UserAdmin(BaseUserAdmin):
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
     filter_horizontal = ()
     list_filter = ("is_active", "is_staff")
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> tuple[Any, ...]:
+        # Django would list every row the deletion removes, by its text and with a count per
+        # model: the dates a rep logged drinks or slept badly. Only the accounts are named.
+        _rows, _counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        accounts = [str(user) for user in objs]
+        return accounts, {User._meta.verbose_name_plural: len(accounts)}, perms_needed, protected
+
+    def delete_model(self, request: HttpRequest, obj: User) -> None:
+        # The erasure the rep's own account deletion runs: every app's rows and the files
+        # outside the database (export archives), which a plain cascade would leave behind.
+        from apps.privacy.services import user_erase
+
+        user_erase(user=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        from apps.privacy.services import user_erase
+
+        for user in queryset:
+            user_erase(user=user)
 
 
 class MembershipInline(admin.TabularInline):

@@ -216,7 +216,8 @@ def _current_days(
     with server_bound_cursor() as cursor:
         cursor.execute(_day_view_state_sql(), params)
         version, days_json = cursor.fetchone()
-    return int(version), None if days_json is None else _with_notes(days_json)
+    # Notes stay ciphertext here: this text is what the cache keeps (day_view_state).
+    return int(version), days_json
 
 
 def day_view_state(
@@ -228,7 +229,8 @@ def day_view_state(
     Always one query: the version decides whether the days are built, in the same statement.
     Without a version from the phone, the days built for the last version read are taken from
     the cache (one ``GET``) and built only if the version moved on; a write moves it on, so an
-    outdated copy is never served.
+    outdated copy is never served. The cache holds the notes as the database does, encrypted
+    (Redis is shared with the broker and may be persisted); they are decrypted per response.
     """
     timeout = settings.JOURNAL_DAY_VIEW_CACHE_SECONDS
     key = f"journal:days:{user.pk}:{date_from.isoformat()}:{date_to.isoformat()}"
@@ -243,9 +245,9 @@ def day_view_state(
     if days_json is not None:
         if timeout:
             cache.set(key, (version, days_json), timeout=timeout)
-        return version, days_json
+        return version, _with_notes(days_json)
     if cached is not None:
-        return version, cached[1]
+        return version, _with_notes(cached[1])
     return version, None
 
 

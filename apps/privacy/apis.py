@@ -11,7 +11,6 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.parsers import MultiPartParser
-from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -183,15 +182,12 @@ class ExportDetailApi(APIView):
 
 
 class ExportDownloadApi(APIView):
-    permission_classes = [AllowAny]
-    authentication_classes: list[type] = []
-
     @extend_schema(
         responses={(200, "application/zip"): OpenApiTypes.BINARY},
-        summary="Download an export (signed link, valid 24 hours)",
+        summary="Download an export (signed link, valid 24 hours, for the signed-in owner)",
     )
     def get(self, request: Request, token: str) -> FileResponse:
-        export = services.export_for_token(token=token)
+        export = services.export_for_token(token=token, user=me(request))
         handle = default_storage.open(export.file_name, "rb")
         return FileResponse(
             handle,

@@ -172,7 +172,12 @@ def export_download_token(*, export: DataExport) -> str:
     return signing.dumps({"export": str(export.pk)}, salt=_EXPORT_SALT)
 
 
-def export_for_token(*, token: str) -> DataExport:
+def export_for_token(*, token: str, user: Any) -> DataExport:
+    """The ready export the signed link names, if it is ``user``'s own.
+
+    The link alone is not enough: it travels in the URL path, which access logs and proxies
+    record; whoever reads those must not be able to download a rep's data.
+    """
     from django.core import signing
 
     try:
@@ -186,7 +191,7 @@ def export_for_token(*, token: str) -> DataExport:
     except signing.BadSignature:
         raise ApplicationError("No such download.", status_code=404, code="not-found") from None
     export = DataExport.objects.filter(
-        pk=data.get("export"), status=DataExport.Status.READY
+        pk=data.get("export"), user=user, status=DataExport.Status.READY
     ).first()
     if export is None:
         raise ApplicationError("No such download.", status_code=404, code="not-found")

@@ -306,3 +306,43 @@ def test_admin_pages_show_no_journal_content_even_to_a_superuser() -> None:
     employer = APIClient()
     employer.force_login(scene.org_admin)
     assert employer.get(reverse("admin:index")).status_code == 302
+
+
+def test_admin_user_deletion_names_no_journal_row_and_erases_like_the_rep() -> None:
+    """Deleting a rep in admin: the confirmation page lists the account only (Django would
+    list each entry with its date: when the rep drank, slept, exercised), and the deletion is
+    the rep's own erasure, export files included."""
+    from django.core.files.storage import default_storage
+
+    from apps.privacy.models import DataExport
+    from apps.privacy.services import export_build
+
+    scene = Scene()
+    export = DataExport.objects.create(user=scene.rep)
+    export_build(export_id=export.pk)
+    file_name = DataExport.objects.get(pk=export.pk).file_name
+    assert default_storage.exists(file_name)
+    superuser = UserFactory(is_staff=True, is_superuser=True)
+    client = APIClient()
+    client.force_login(superuser)
+    url = reverse("admin:accounts_user_delete", args=[scene.rep.pk])
+
+    page = client.get(url)
+
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert scene.rep.email in body
+    for kind, _values in BODIES:
+        assert f"{kind} entry" not in body
+    # Nor a count per model ("<li>Insights: 2</li>"): only the accounts.
+    from django.apps import apps as django_apps
+
+    for model in django_apps.get_models():
+        if model is not type(scene.rep):
+            assert f"{model._meta.verbose_name_plural}: ".lower() not in body.lower(), model
+
+    done = client.post(url, "post=yes", content_type="application/x-www-form-urlencoded")
+
+    assert done.status_code == 302
+    assert not type(scene.rep).objects.filter(pk=scene.rep.pk).exists()
+    assert not default_storage.exists(file_name)

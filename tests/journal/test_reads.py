@@ -548,6 +548,25 @@ def test_note_is_encrypted_at_rest(api, consenting_user):
     assert days[0]["entries"]["energy"][0]["note"] == secret
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the cached days are PostgreSQL's")
+def test_cached_day_view_keeps_the_note_encrypted(api, consenting_user):
+    """The day view's cache lives in Redis, beside the broker: it must hold the note as the
+    database does, as a Fernet token, and the note is decrypted for each response."""
+    from django.core.cache import cache
+
+    secret = "Argued with my manager about targets"
+    put(api, "energy", uuid.uuid4(), {**VALID["energy"], "note": secret})
+    first = api.get(DAYS_URL).json()
+    cached = cache.get(f"journal:days:{consenting_user.pk}:{first['date_from']}:{first['date_to']}")
+
+    assert cached is not None
+    assert "manager" not in cached[1]
+    assert '"note" : "gAAAAA' in cached[1]
+    # Served from that cache (no version from the phone): the note is readable again.
+    again = api.get(DAYS_URL).json()
+    assert again["days"][0]["entries"]["energy"][0]["note"] == secret
+
+
 def test_empty_note_is_stored_empty(api, consenting_user):
     entry_id = uuid.uuid4()
     put(api, "energy", entry_id, VALID["energy"])

@@ -35,10 +35,17 @@ def _export(owner: User) -> list[SweepCase]:
 
 
 def _download(owner: User) -> list[SweepCase]:
-    # The signed link is the capability; knowing the export id without the signature is not.
+    # The owner's real signed link: held by anyone else (from an access log, say), it is a 404.
+    from apps.privacy.models import DataExport
+    from apps.privacy.services import export_download_token
+
     cases = _export(owner)
+    export = DataExport.objects.get(pk=cases[0].params["export_id"])
     return [
-        SweepCase(params={"token": cases[0].params["export_id"]}, secret_ids=cases[0].secret_ids)
+        SweepCase(
+            params={"token": export_download_token(export=export)},
+            secret_ids=cases[0].secret_ids,
+        )
     ]
 
 

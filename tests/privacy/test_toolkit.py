@@ -108,8 +108,7 @@ def test_export_zip_has_json_and_a_csv_per_kind(
     export_build(export_id=response.json()["id"])
     detail = api.get(f"/api/v1/privacy/exports/{response.json()['id']}").json()
     assert detail["status"] == "ready" and detail["download_url"]
-    anonymous = type(api)()
-    download = anonymous.get(detail["download_url"].replace("http://testserver", ""))
+    download = api.get(detail["download_url"].replace("http://testserver", ""))
     assert download.status_code == 200
     archive = zipfile.ZipFile(io.BytesIO(b"".join(download.streaming_content)))
     names = set(archive.namelist())
@@ -129,9 +128,27 @@ def test_download_link_expires_after_24_hours(consenting_user, api) -> None:
     url = api.get(f"/api/v1/privacy/exports/{export.pk}").json()["download_url"]
     path = url.replace("http://testserver", "")
     with time_machine.travel(timezone.now() + dt.timedelta(hours=25)):
-        response = type(api)().get(path)
+        response = api.get(path)
     assert response.status_code == 404
-    assert type(api)().get(path[:-3] + "xyz").status_code == 404
+    assert api.get(path[:-3] + "xyz").status_code == 404
+
+
+@pytest.mark.django_db
+def test_download_link_alone_is_not_enough(consenting_user, api) -> None:
+    """The link's token is in the URL path, so access logs and proxies see it: a reader of
+    those, signed in as someone else or not at all, gets nothing."""
+    export = DataExport.objects.create(user=consenting_user)
+    export_build(export_id=export.pk)
+    url = api.get(f"/api/v1/privacy/exports/{export.pk}").json()["download_url"]
+    path = url.replace("http://testserver", "")
+    stranger = type(api)()
+    stranger.force_login(UserFactory())
+
+    anonymous = type(api)().get(path)
+    assert anonymous.status_code in (401, 403)
+    assert anonymous["Content-Type"] == "application/problem+json"
+    assert stranger.get(path).status_code == 404
+    assert api.get(path).status_code == 200
 
 
 @pytest.mark.django_db
