@@ -475,6 +475,43 @@ def summary_approve(*, summary: Summary) -> Summary:
     return summary
 
 
+def summaries_withdraw_category(*, rep: Any, category: str) -> int:
+    """A withdrawn consent reaches what the rep already shared: the sections and the chosen
+    insights built on that category leave every summary of the rep, approved ones included.
+
+    Drafting already leaves them out while the consent is withheld (``_sections_out``); this
+    covers the summaries made before. A chosen insight whose row no longer exists cannot be
+    told apart and goes too. Returns the number of summaries changed.
+    """
+    scopes = {scope for scope, held in SECTION_CATEGORY.items() if held == category}
+    with transaction.atomic():
+        summaries = list(Summary.objects.select_for_update().filter(grant__rep=rep).order_by("pk"))
+        chosen = {
+            item["id"]
+            for summary in summaries
+            for item in summary.sections.get(constants.CHOSEN_INSIGHTS, [])
+        }
+        kept = {
+            str(insight.pk)
+            for insight in insight_list(user=rep).filter(pk__in=chosen)
+            if insight.construct != category
+            and not (category == "energy" and insight.outcome.startswith("energy"))
+        }
+        changed = []
+        for summary in summaries:
+            sections = {k: v for k, v in summary.sections.items() if k not in scopes}
+            if constants.CHOSEN_INSIGHTS in sections:
+                sections[constants.CHOSEN_INSIGHTS] = [
+                    item for item in sections[constants.CHOSEN_INSIGHTS] if item["id"] in kept
+                ]
+            if sections != summary.sections:
+                summary.sections = sections
+                summary.updated_at = timezone.now()
+                changed.append(summary)
+        Summary.objects.bulk_update(changed, ["sections", "updated_at"])
+    return len(changed)
+
+
 def _notify_coach(summary: Summary) -> None:
     grant = summary.grant
     rep = grant.rep

@@ -28,7 +28,13 @@ def export_user(user: Any) -> dict[str, Any]:
                 "mean_low",
                 "n_high",
                 "n_low",
+                "diff_ci_low",
+                "diff_ci_high",
                 "q_value",
+                "rho",
+                "split_label",
+                "threshold",
+                "message_key",
                 "params",
                 "status",
                 "feedback",
@@ -96,7 +102,8 @@ def import_user(user: Any, section: dict[str, Any]) -> int:
         # A hand-edited row must be one the app can show: choices, lengths and number ranges
         # (ValidationError), and a message that renders in both languages (KeyError and
         # the like), or the rep's insight list would fail on it from then on.
-        # The export leaves split_label out (blank here); its length the database checks.
+        # Exports made before 2026-12-07 left split_label out (blank here, so not validated);
+        # its length the database checks.
         insight.full_clean(
             exclude=["user", "split_label"], validate_unique=False, validate_constraints=False
         )

@@ -52,7 +52,9 @@ def consent_grant(*, user: Any, category: str) -> ConsentState:
 
 
 def consent_withdraw(*, user: Any, category: str, delete_entries: bool) -> tuple[ConsentState, int]:
-    """Stops collection at once; deletes that category's entries if the rep says so."""
+    """Stops collection at once; deletes that category's entries if the rep says so. What the
+    rep shared with a coach that was built on the category is withdrawn either way."""
+    from apps.coaching.services import summaries_withdraw_category
     from apps.journal.services import entries_delete_for_category
 
     with transaction.atomic():
@@ -65,6 +67,7 @@ def consent_withdraw(*, user: Any, category: str, delete_entries: bool) -> tuple
             defaults={"granted": False, "text_version": CONSENT_TEXT_VERSION},
         )
         deleted = entries_delete_for_category(user=user, category=category) if delete_entries else 0
+        summaries_withdraw_category(rep=user, category=category)
     return state, deleted
 
 

@@ -132,6 +132,47 @@ def test_withdrawn_consent_leaves_its_parts_out(user, week_of_data):
     assert [i["id"] for i in summary.sections["chosen_insights"]] == [str(sales_insight.pk)]
 
 
+def test_withdrawn_consent_leaves_summaries_already_shared(user, week_of_data, api):
+    """Approved before the withdrawal: the coach no longer reads the withdrawn category's
+    sections or insights; the rest of the summary stays shared."""
+    from apps.privacy.services import consent_withdraw
+
+    sleep_insight = make_insight(user)
+    energy_insight = make_insight(
+        user, factor="exercise_minutes", construct="exercise", outcome="energy_mean", mean_high=6.5
+    )
+    sales_insight = make_insight(
+        user, factor="exercise_minutes", construct="exercise", mean_high=2.9
+    )
+    coach = UserFactory()
+    grant = share(
+        user, coach, scopes=ALL_SCOPES, insights=[sleep_insight, energy_insight, sales_insight]
+    )
+    summary = approved(grant)
+    assert {"sleep_regularity", "energy_trend"} <= set(summary.sections)
+    assert len(summary.sections["chosen_insights"]) == 3
+
+    consent_withdraw(user=user, category="sleep", delete_entries=False)
+    summary.refresh_from_db()
+    assert "sleep_regularity" not in summary.sections
+    assert "energy_trend" in summary.sections
+    assert [i["id"] for i in summary.sections["chosen_insights"]] == [
+        str(energy_insight.pk),
+        str(sales_insight.pk),
+    ]
+
+    consent_withdraw(user=user, category="energy", delete_entries=True)
+    api.force_authenticate(coach)
+    shown = api.get(f"{COACH_SUMMARIES}/{summary.pk}").json()
+    assert set(shown["sections"]) == {"sales_quality_trend", "chosen_insights"}
+    # The coach sees the messages only; the one left is the sales insight's.
+    summary.refresh_from_db()
+    assert [i["id"] for i in summary.sections["chosen_insights"]] == [str(sales_insight.pk)]
+    assert shown["sections"]["chosen_insights"] == [
+        {"message": summary.sections["chosen_insights"][0]["message"]}
+    ]
+
+
 def test_drafting_is_idempotent_and_skips_inactive_grants(user):
     live = share(user)
     pending = share(user, accept=False)

@@ -181,6 +181,13 @@ def test_round_trip_export_import_loses_nothing(consenting_user, tmp_path) -> No
         r["category"] for r in source["privacy"]["consent_states"]
     ]
     assert len(copy["insights"]["insights"]) == len(source["insights"]["insights"]) == 1
+    # Every stored fact of an insight (art. 15: inferred data too) is exported and comes back;
+    # user and fingerprint are the account's own bookkeeping.
+    from apps.insights.models import Insight
+
+    stored = {f.name for f in Insight._meta.concrete_fields} - {"user", "fingerprint", "updated_at"}
+    assert set(source["insights"]["insights"][0]) == stored
+    assert strip(copy["insights"]["insights"]) == strip(source["insights"]["insights"])
     # A second import into the now non-empty account is refused.
     with pytest.raises(Exception, match="empty account"):
         call_command("import_user_data", str(path), "--email", target.email)
