@@ -38,7 +38,9 @@ def erase_user(user: Any) -> int:
     from apps.privacy.services import _delete_export_file
 
     exports = DataExport.objects.filter(user=user)
-    for export in exports:
+    # Locked: an archive being finished (privacy.services.export_build) either shows its file
+    # here or finds its row gone and deletes the file itself.
+    for export in exports.select_for_update().order_by("pk"):
         _delete_export_file(export)
     count = exports.delete()[0]
     count += PrivacyPreference.objects.filter(user=user).delete()[0]

@@ -156,8 +156,15 @@ def export_build(*, export_id: Any) -> DataExport:
     export.file_name = name
     export.size_bytes = buffer.tell()
     export.status = DataExport.Status.READY
-    export.finished_at = timezone.now()
-    export.save(update_fields=["file_name", "size_bytes", "status", "finished_at", "updated_at"])
+    export.finished_at = export.updated_at = timezone.now()
+    fields = ["file_name", "size_bytes", "status", "finished_at", "updated_at"]
+    # An update, not save(): the account may have been erased while the archive was built.
+    # Erasure locks the export rows before it deletes their files, so either it sees this
+    # file, or this update finds no row and the file goes here.
+    if not DataExport.objects.filter(pk=export.pk).update(
+        **{f: getattr(export, f) for f in fields}
+    ):
+        default_storage.delete(name)
     return export
 
 

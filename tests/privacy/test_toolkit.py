@@ -151,6 +151,34 @@ def test_download_link_alone_is_not_enough(consenting_user, api) -> None:
     assert api.get(path).status_code == 200
 
 
+@pytest.mark.django_db(transaction=True)
+def test_an_account_erased_while_its_export_is_built_leaves_no_file(
+    consenting_user, monkeypatch
+) -> None:
+    """The worker builds the archive outside any transaction; the rep deletes the account in
+    the meantime. The erasure cannot see a file not yet written, so the build must not leave
+    it behind (nothing else would ever delete it)."""
+    from django.core.files.storage import default_storage
+
+    from apps.privacy import services
+
+    export = DataExport.objects.create(user=consenting_user)
+    real_export = services.user_export
+
+    def erased_meanwhile(*, user: User) -> dict:
+        document = real_export(user=user)
+        user_erase(user=User.objects.get(pk=user.pk))
+        return document
+
+    monkeypatch.setattr(services, "user_export", erased_meanwhile)
+    export_build(export_id=export.pk)
+
+    assert not DataExport.objects.filter(pk=export.pk).exists()
+    assert not default_storage.exists(f"exports/{export.pk}.zip")
+    _dirs, files = default_storage.listdir("exports")
+    assert not [name for name in files if name.startswith(str(export.pk))]
+
+
 @pytest.mark.django_db
 def test_round_trip_export_import_loses_nothing(consenting_user, tmp_path) -> None:
     _log_everything(consenting_user)
