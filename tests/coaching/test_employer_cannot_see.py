@@ -249,6 +249,26 @@ def test_no_route_gives_the_org_admin_any_journal_data() -> None:
     assert not AccessLogEntry.objects.exists()
 
 
+@pytest.mark.parametrize("who", ["another rep", "the coach after the grant was revoked"])
+def test_no_route_gives_anyone_else_the_reps_values(who: str) -> None:
+    """The same walk for people who are no employer: nothing of the rep's, values included
+    (the id sweep of tests/test_privacy_sweep.py looks for ids only)."""
+    scene = Scene()
+    # The coach's own account and own record of the share (its id, in their export) are theirs.
+    own: set[str] = set()
+    if who == "another rep":
+        actor = UserFactory()
+        MembershipFactory(team=scene.team, user=actor, role=Role.REP)
+    else:
+        coaching_services.grant_revoke(grant=ShareGrant.objects.get(pk=scene.grant_ids[0]))
+        actor = scene.coach
+        own = {"coach identity", "coaching ids"}
+    seen, requests = walk(scene, actor)
+    leaks = {url: found - own for url, found in seen.items() if found - own}
+    assert not leaks, f"{who} sees the rep's data: {leaks}"
+    assert requests >= 40, requests
+
+
 def test_the_same_walk_as_the_rep_finds_every_kind_of_secret() -> None:
     """Proves the walk above reaches the data: a blind walk would pass for nothing."""
     scene = Scene()
