@@ -236,6 +236,9 @@ class BatchApi(APIView):
             }
             if outcome.result == "rejected":
                 item["errors"] = outcome.errors
+                item["code"] = outcome.code or services.CODE_FOR_STATUS.get(
+                    outcome.status, "invalid"
+                )
             results[index] = item
         counts: dict[str, int] = {}
         for row in results:
@@ -253,6 +256,7 @@ def _rejected(index: int, raw: dict[str, Any], errors: Any) -> dict[str, Any]:
         "kind": raw.get("kind") if isinstance(raw.get("kind"), str) else None,
         "result": "rejected",
         "status": 400,
+        "code": "invalid",
         "detail": f"{first[0]}: {first[1][0]}",
         "errors": flat,
     }

@@ -211,6 +211,15 @@ class BatchItemResultSerializer(serializers.Serializer):
         choices=["created", "updated", "unchanged", "stale", "rejected"]
     )
     status = serializers.IntegerField()
+    code = serializers.ChoiceField(
+        choices=["invalid", "consent-required", "not-found", "conflict"],
+        required=False,
+        help_text=(
+            "Why a rejected item was refused, for the app to say in the rep's language "
+            "(detail is English); with consent-required, `category` names the consent."
+        ),
+    )
+    category = serializers.CharField(required=False)
     detail = serializers.CharField(required=False)
     errors = serializers.DictField(required=False)  # type: ignore[assignment]
     entry = serializers.DictField(required=False)

@@ -119,6 +119,7 @@ def test_every_result_kind_in_one_batch(api, consenting_user, other_user, make_c
     assert "entry" not in rejected
     assert "entry" not in results[5]
     assert results[5]["detail"]
+    assert [r.get("code") for r in results] == [None] * 4 + ["invalid", "not-found"]
     assert response.json()["counts"] == {
         "created": 1,
         "updated": 1,

@@ -129,6 +129,9 @@ def test_after_withdrawal_writes_are_refused_at_once(api, consenting_user):
     assert [r["result"] for r in results] == ["rejected", "created"]
     assert results[0]["status"] == 403
     assert results[0]["category"] == "alcohol"
+    # The app says it in the rep's language from the code (detail is English).
+    assert results[0]["code"] == "consent-required"
+    assert "code" not in results[1]
     assert rows("alcohol").count() == 1
     assert row_values(rows("alcohol").get()) == before
 
