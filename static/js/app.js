@@ -14,6 +14,8 @@ const settingsLink = document.getElementById("settings-link");
 let currentScreen = null;
 let cleanup = null;
 let renderToken = 0;
+let updateWaiting = false;
+const editedForms = new Set();
 
 export function screenFromPath(pathname) {
   const name = pathname.replace(/^\/app\/?/, "").replace(/\/$/, "");
@@ -77,6 +79,11 @@ async function show(screen, { focus = false } = {}) {
   if (!session.me && screen !== "login") screen = "login";
   if (session.me && screen === "login") screen = "today";
   if (location.pathname !== pathFor(screen)) history.replaceState({}, "", pathFor(screen));
+  // Leaving a screen drops what was typed on it anyway: the moment to load a waiting update.
+  if (updateWaiting && !document.querySelector("dialog[open]")) {
+    location.reload();
+    return;
+  }
   if (cleanup) {
     cleanup();
     cleanup = null;
@@ -151,6 +158,39 @@ async function registerWorker() {
   }
 }
 
+// After a deploy the new worker takes over and deletes the old cache while this page still
+// runs the old modules, so a screen opened now would mix old and new code. Reload onto the new
+// version when nothing is being typed: at once, when the dialog closes, after a save or at the
+// next change of screen. Queued entries are safe in IndexedDB; a flush cut short is resent.
+function typing() {
+  for (const form of editedForms) if (!form.isConnected) editedForms.delete(form);
+  return Boolean(document.querySelector("dialog[open]")) || editedForms.size > 0;
+}
+
+function reloadWhenIdle() {
+  if (updateWaiting && !typing()) location.reload();
+}
+
+function reloadOnUpdate() {
+  if (!("serviceWorker" in navigator)) return;
+  let controlled = Boolean(navigator.serviceWorker.controller);
+  navigator.serviceWorker.addEventListener("controllerchange", () => {
+    if (!controlled) {
+      controlled = true; // the first install: this page already runs the current code
+      return;
+    }
+    updateWaiting = true;
+    reloadWhenIdle();
+  });
+  document.addEventListener("input", (event) => {
+    const form = event.target instanceof Element ? event.target.closest("form") : null;
+    if (form) editedForms.add(form);
+  }, true);
+  // `close` does not bubble; a capturing listener still hears every dialog close.
+  document.addEventListener("close", () => setTimeout(reloadWhenIdle, 0), true);
+  sync.onChange(reloadWhenIdle);
+}
+
 // The server renders insights and notifications in the user's language: keep it in step with
 // the language the app shows, which follows this device unless the user picked one.
 async function syncServerLanguage() {
@@ -191,6 +231,7 @@ function later(work) {
 async function boot() {
   applyLanguage(effectiveLanguage());
   interceptLinks();
+  reloadOnUpdate();
   sync.onChange(renderStatus);
   window.addEventListener("et:network", renderStatus);
   // With a remembered profile the first screen paints at once, without waiting for the

@@ -224,6 +224,9 @@ export function openEntryForm(kind, { entry = null, mode = null, onDone = () => 
   const titleId = nextId("dlg");
   const dialog = h("dialog", { class: "sheet", "aria-labelledby": titleId });
   const titleKey = `form.title.${mode || kind}${entry ? ".edit" : ""}`;
+  // One id per opened form: a second submit (a double tap) overwrites the same outbox item,
+  // and the server's idempotent upsert stores one entry.
+  const entryId = entry ? entry.id : globalThis.ETOutbox.uuid();
 
   const build = () => {
     const heading = h("h2", { id: titleId }, t(titleKey));
@@ -233,24 +236,40 @@ export function openEntryForm(kind, { entry = null, mode = null, onDone = () => 
       return;
     }
     const form = h("form", { class: "entry-form", novalidate: false });
+    const formError = h("p", { class: "form-error", role: "alert", hidden: true });
+    const submit = h("button", { type: "submit", class: "button primary" }, t("form.save"));
     const actions = h("div", { class: "actions" }, h("button", { type: "button", class: "button", onclick: () => dialog.close() }, t("form.cancel")));
+    // The dialog stays open when the phone cannot store the change, so nothing typed is lost.
+    const saving = async (button, work) => {
+      button.disabled = true;
+      formError.hidden = true;
+      try {
+        await work();
+      } catch (error) {
+        console.warn(error);
+        formError.textContent = t("form.error.notstored");
+        formError.hidden = false;
+      } finally {
+        button.disabled = false;
+      }
+    };
     if (entry) {
       actions.append(
         h("button", {
           type: "button",
           class: "button danger",
-          onclick: async () => {
+          onclick: (event) => saving(event.currentTarget, async () => {
             await deleteEntry(kind, entry.id);
             toast(t("toast.deleted"));
             dialog.close();
             onDone();
-          },
+          }),
         }, t("form.delete")),
       );
     }
-    actions.append(h("button", { type: "submit", class: "button primary" }, t("form.save")));
-    form.append(...fieldsFor(kind, entry, mode), actions);
-    form.addEventListener("submit", async (event) => {
+    actions.append(submit);
+    form.append(...fieldsFor(kind, entry, mode), formError, actions);
+    form.addEventListener("submit", (event) => {
       event.preventDefault();
       const body = bodyFor(kind, form, mode);
       if (new Date(body.occurred_at).getTime() > Date.now() + 5 * 60 * 1000) {
@@ -258,10 +277,12 @@ export function openEntryForm(kind, { entry = null, mode = null, onDone = () => 
         return;
       }
       if (kind === "sleep") rememberLastNight({ bed: form.elements.bedtime.value, wake: form.elements.time.value });
-      await upsertEntry(kind, entry ? entry.id : globalThis.ETOutbox.uuid(), body);
-      toast(!isOffline() ? t("toast.saved") : t("toast.saved.offline"));
-      dialog.close();
-      onDone();
+      return saving(submit, async () => {
+        await upsertEntry(kind, entryId, body);
+        toast(!isOffline() ? t("toast.saved") : t("toast.saved.offline"));
+        dialog.close();
+        onDone();
+      });
     });
     dialog.replaceChildren(heading, form);
   };

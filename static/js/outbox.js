@@ -43,7 +43,10 @@
           };
           resolve(db);
         };
-        req.onerror = () => reject(req.error);
+        req.onerror = () => {
+          dbPromise = null; // a refused open is tried again next time, not remembered
+          reject(req.error);
+        };
       });
     }
     return dbPromise;
@@ -146,14 +149,28 @@
     broadcast();
   }
 
+  // The timeout covers reading the body too: an answer that stalls after its headers would
+  // otherwise hold the flush lock, and with it every later sync, for as long as it hangs.
   async function send(url, options) {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), TIMEOUT_MS);
     try {
-      return await fetch(url, Object.assign({ credentials: "same-origin", signal: controller.signal }, options));
+      const response = await fetch(url, Object.assign({ credentials: "same-origin", signal: controller.signal }, options));
+      const text = await response.text();
+      return new Response(text === "" ? null : text, { status: response.status, statusText: response.statusText, headers: response.headers });
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  // Retry-After in milliseconds (seconds or an HTTP date), or null when the server gave none.
+  function retryAfterMs(response) {
+    const value = response.headers.get("Retry-After");
+    if (!value) return null;
+    const seconds = Number(value);
+    if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+    const at = Date.parse(value);
+    return Number.isNaN(at) ? null : Math.max(0, at - Date.now());
   }
 
   async function problemOf(response) {
@@ -169,10 +186,11 @@
   }
 
   class Stop extends Error {
-    constructor(state, status) {
+    constructor(state, status, retryAfter = null) {
       super(state);
       this.state = state;
       this.status = status;
+      this.retryAfterMs = retryAfter;
     }
   }
 
@@ -181,7 +199,7 @@
     for (let attempt = 0; attempt < 2; attempt += 1) {
       if (!session.token) {
         const tokenResponse = await send(CSRF_URL, { cache: "no-store" });
-        if (!tokenResponse.ok) throw new Stop("error", tokenResponse.status);
+        if (!tokenResponse.ok) throw new Stop("error", tokenResponse.status, retryAfterMs(tokenResponse));
         session.token = (await tokenResponse.json()).csrf_token;
       }
       const headers = {
@@ -201,7 +219,7 @@
         if (isCsrfFailure(response, problem)) throw new Stop("auth", 403);
       }
       if (response.status >= 500 || response.status === 429 || response.status === 408) {
-        throw new Stop("error", response.status);
+        throw new Stop("error", response.status, retryAfterMs(response));
       }
       if (response.status === 400) {
         // The phone's clock is off: nothing was saved; keep everything queued and say so.
@@ -213,6 +231,8 @@
     throw new Stop("auth", 403);
   }
 
+  // The summary's state is one of idle, signed-out, offline, error, auth or clock; the app shows
+  // each as sync.state.<state> (tests/pwa/test_i18n.py checks every one has a text).
   async function flushNow() {
     const userId = await getMeta("userId");
     const summary = { state: "idle", sent: 0, failed: 0, remaining: 0 };
@@ -255,7 +275,7 @@
         }
       }
     } catch (error) {
-      if (error instanceof Stop) Object.assign(summary, { state: error.state, status: error.status });
+      if (error instanceof Stop) Object.assign(summary, { state: error.state, status: error.status, retryAfterMs: error.retryAfterMs });
       else Object.assign(summary, { state: "offline" });
     }
     summary.remaining = (await all("outbox", userId)).length;

@@ -29,7 +29,10 @@ async function remember(me) {
   session.me = me;
   if (me) localStorage.setItem(ME_KEY, JSON.stringify(me));
   else localStorage.removeItem(ME_KEY);
-  sync.setUser(me ? me.id : null); // the outbox's copy (for the service worker) is written in the background
+  // An expired session keeps the outbox's user, so a save in a form that is still open is
+  // queued rather than lost; only an explicit sign-out lets go of it (forgetLocalData).
+  // The outbox's copy (for the service worker) is written in the background.
+  if (me) sync.setUser(me.id);
 }
 
 // Returns the user, or null when signed out. Offline, the last known profile is used.
@@ -58,6 +61,7 @@ export async function login(email, password) {
   forgetCsrf(); // login rotates the token
   await remember(me);
   session.consents = null;
+  sync.requestSync(); // whatever was queued while the session had expired goes out now
   return me;
 }
 
@@ -68,6 +72,7 @@ async function forgetLocalData(userId) {
   if ("caches" in window) await caches.delete(DATA_CACHE);
   session.consents = null;
   await remember(null);
+  await sync.setUser(null);
 }
 
 export async function logout() {

@@ -1,7 +1,8 @@
 // Page side of the outbox: queue a write, then ask for it to be sent. Where the browser has
 // Background Sync, a sync is registered so the service worker sends when the connection is
-// back, even after the app was closed; the open page also sends on `online`, on start and
-// right after queueing. Page and worker share one lock (outbox.js), so they never race.
+// back, even after the app was closed; the open page also sends on `online`, on start, right
+// after queueing and after signing in, and tries again by itself after a passing failure.
+// Page and worker share one lock (outbox.js), so they never race.
 import "./outbox.js";
 import { reachable } from "./api.js";
 
@@ -13,6 +14,7 @@ let channel = null;
 let userSaved = Promise.resolve();
 export function setUser(id) {
   userId = id;
+  if (!id) cancelRetry();
   userSaved = outbox.setMeta("userId", id || null);
   return userSaved;
 }
@@ -88,6 +90,48 @@ async function registerBackgroundSync() {
   }
 }
 
+// While the app is open, a flush that failed for a passing reason (no answer, a timeout, 5xx,
+// 408, 429) is tried again by itself: Background Sync is missing in many browsers and may wait
+// minutes where it exists. Capped exponential backoff with jitter, so phones do not all come
+// back at once to a server that is recovering; the server's Retry-After wins when it sends one.
+const RETRY_BASE_MS = 2000;
+const RETRY_MAX_MS = 5 * 60 * 1000;
+const RETRY_AFTER_MAX_MS = 60 * 60 * 1000; // a bogus Retry-After must not park entries for days
+const RETRY_STATES = new Set(["offline", "error"]);
+let retryTimer = null;
+let retryAttempt = 0;
+
+function cancelRetry() {
+  clearTimeout(retryTimer);
+  retryTimer = null;
+}
+
+function retryDelay(summary) {
+  if (summary.retryAfterMs !== null && summary.retryAfterMs !== undefined) {
+    return Math.min(summary.retryAfterMs, RETRY_AFTER_MAX_MS) + Math.random() * 1000;
+  }
+  const ceiling = Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** retryAttempt);
+  return ceiling / 2 + Math.random() * (ceiling / 2);
+}
+
+function afterFlush(summary) {
+  if (summary.state === "offline") reachable(false);
+  else if (summary.sent || summary.failed) reachable(true);
+  cancelRetry();
+  if (RETRY_STATES.has(summary.state) && summary.remaining > 0) {
+    const delay = retryDelay(summary);
+    retryAttempt += 1;
+    retryTimer = setTimeout(() => {
+      retryTimer = null;
+      requestSync();
+    }, delay);
+    return;
+  }
+  retryAttempt = 0;
+  // The session is gone: the app shows the sign-in screen; the entries stay queued for after it.
+  if (summary.state === "auth") window.dispatchEvent(new CustomEvent("et:unauthorized"));
+}
+
 export function requestSync() {
   if (!userId) return Promise.resolve(null);
   registerBackgroundSync();
@@ -100,12 +144,12 @@ export function requestSync() {
     return running;
   }
   running = (async () => {
+    await userSaved; // the flush reads the signed-in user from IndexedDB
     let summary;
     do {
       again = false;
       summary = await outbox.flush();
-      if (summary.state === "offline") reachable(false);
-      else if (summary.sent || summary.failed) reachable(true);
+      afterFlush(summary);
     } while (again && summary.state === "idle");
     return summary;
   })().finally(() => {
@@ -117,7 +161,9 @@ export function requestSync() {
 
 // Send from the page itself, waiting for the result (the "Sync now" button).
 export async function syncNow() {
+  await userSaved;
   const summary = await outbox.flush();
+  afterFlush(summary);
   changed();
   return summary;
 }

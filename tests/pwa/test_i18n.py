@@ -12,6 +12,8 @@ PLACEHOLDER = re.compile(r"\{(\w+)\}")
 # t("a.b") and t(`a.${x}`) calls in the app's code.
 STATIC_KEY = re.compile(r"""\bt\(\s*"([a-z0-9_.-]+)\"""")
 TEMPLATE_KEY = re.compile(r"\bt\(\s*`([a-z0-9_.-]*)\$\{")
+# The states a flush can end in (outbox.js): `new Stop("clock", ...)` and `state: "idle"`.
+SYNC_STATE = re.compile(r"""\bnew Stop\(\s*"([a-z-]+)"|\bstate:\s*"([a-z-]+)\"""")
 
 
 def load(language: str) -> dict[str, str]:
@@ -65,6 +67,22 @@ def test_every_key_used_in_the_code_exists() -> None:
     assert sorted(used - keys) == []
     for prefix in prefixes:
         assert any(key.startswith(prefix) for key in keys), f"no key starts with {prefix}"
+
+
+def sync_states() -> set[str]:
+    source = (STATIC / "js" / "outbox.js").read_text(encoding="utf-8")
+    return {stop or state for stop, state in SYNC_STATE.findall(source)}
+
+
+def test_every_sync_state_has_a_text() -> None:
+    """Settings shows t(`sync.state.${summary.state}`): a state without a text would appear as
+    the raw key (it did for "clock")."""
+    states = sync_states()
+    # The pattern must keep finding the states, or this test would pass on nothing.
+    assert {"idle", "signed-out", "offline", "error", "auth", "clock"} <= states
+    en, nl = load("en"), load("nl")
+    assert sorted(s for s in states if f"sync.state.{s}" not in en) == [], "missing in en.js"
+    assert sorted(s for s in states if f"sync.state.{s}" not in nl) == [], "missing in nl.js"
 
 
 def test_dutch_is_actually_dutch() -> None:

@@ -125,6 +125,7 @@ export default {
   "form.sleep.wake": "Woke up",
   "form.sleep.quality": "How well did you sleep (1–5)",
   "form.error.future": "That time is in the future.",
+  "form.error.notstored": "This could not be stored on your phone (is its storage full?). What you entered is still here; try again.",
   "form.cancel": "Cancel",
   "form.save": "Save",
   "form.delete": "Delete",
@@ -199,6 +200,7 @@ export default {
   "sync.state.error": "The server did not answer; we will try again.",
   "sync.state.auth": "Sign in again to send your entries.",
   "sync.state.signed-out": "Sign in to send your entries.",
+  "sync.state.clock": "Your phone's clock is wrong; your entries are kept on this phone until you set the right time.",
 
   "work.intro": "End of the day: your calls and meetings, in half a minute.",
   "work.calls.title": "Calls today",
@@ -354,7 +356,7 @@ export default {
   "settings.account.title": "Account",
   "settings.account.signedin": "Signed in as {email}.",
   "settings.signout": "Sign out",
-  "settings.signout.pending": { one: "{count} entry has not been sent yet and will be lost if you sign out. Sign out anyway?", other: "{count} entries have not been sent yet and will be lost if you sign out. Sign out anyway?" },
+  "settings.signout.pending": { one: "{count} entry is not saved on the server and will be lost if you sign out. Sign out anyway?", other: "{count} entries are not saved on the server and will be lost if you sign out. Sign out anyway?" },
 
   "notify.title": "Notifications",
   "notify.push": "Push notifications on this phone",

@@ -124,6 +124,7 @@ export default {
   "form.sleep.wake": "Wakker",
   "form.sleep.quality": "Hoe goed sliep je (1–5)",
   "form.error.future": "Die tijd ligt in de toekomst.",
+  "form.error.notstored": "Dit kon niet op je telefoon worden bewaard (is het geheugen vol?). Wat je invulde staat er nog; probeer het opnieuw.",
   "form.cancel": "Annuleren",
   "form.save": "Opslaan",
   "form.delete": "Verwijderen",
@@ -198,6 +199,7 @@ export default {
   "sync.state.error": "De server antwoordde niet; we proberen het opnieuw.",
   "sync.state.auth": "Log opnieuw in om je gegevens te verzenden.",
   "sync.state.signed-out": "Log in om je gegevens te verzenden.",
+  "sync.state.clock": "De klok van je telefoon staat verkeerd; je gegevens blijven op deze telefoon tot je de juiste tijd instelt.",
 
   "work.intro": "Aan het eind van de dag: je gesprekken en afspraken, in een halve minuut.",
   "work.calls.title": "Belpogingen vandaag",
@@ -353,7 +355,7 @@ export default {
   "settings.account.title": "Account",
   "settings.account.signedin": "Ingelogd als {email}.",
   "settings.signout": "Uitloggen",
-  "settings.signout.pending": { one: "{count} item is nog niet verzonden en gaat verloren als je uitlogt. Toch uitloggen?", other: "{count} items zijn nog niet verzonden en gaan verloren als je uitlogt. Toch uitloggen?" },
+  "settings.signout.pending": { one: "{count} item is niet opgeslagen op de server en gaat verloren als je uitlogt. Toch uitloggen?", other: "{count} items zijn niet opgeslagen op de server en gaan verloren als je uitlogt. Toch uitloggen?" },
 
   "notify.title": "Meldingen",
   "notify.push": "Pushmeldingen op deze telefoon",

@@ -99,8 +99,10 @@ export async function render(main, { relocalise, navigate }) {
   }
 
   async function signOut() {
-    const { pending } = await sync.status();
-    if (pending.length && !window.confirm(t("settings.signout.pending", { count: pending.length }))) return;
+    // Sign-out deletes the failed entries as well as the waiting ones: warn about both.
+    const { pending, failed } = await sync.status();
+    const unsaved = pending.length + failed.length;
+    if (unsaved && !window.confirm(t("settings.signout.pending", { count: unsaved }))) return;
     try {
       await logout();
     } catch (error) {

@@ -213,27 +213,45 @@ export async function render(main) {
     if (wantDrinks) {
       form.append(segmented("drinks", t("morning.drinks"), [["0", "0"], ["1", "1"], ["2", "2"], ["3", "3"], ["4", "4"], ["6", "5+"]], "0"));
     }
+    // Ids made once for the card: a double tap, or trying again after the drinks could not be
+    // stored, overwrites the same two entries instead of adding more.
+    const sleepId = globalThis.ETOutbox.uuid();
+    const drinksId = globalThis.ETOutbox.uuid();
+    const submit = h("button", { type: "submit", class: "button primary" }, t("morning.save"));
+    const formError = h("p", { class: "form-error", role: "alert", hidden: true });
     form.append(
+      formError,
       h(
         "div",
         { class: "actions" },
         h("button", { type: "button", class: "button", onclick: () => { localStorage.setItem("et.morningDismissed", today); refresh(); } }, t("morning.later")),
-        h("button", { type: "submit", class: "button primary" }, t("morning.save")),
+        submit,
       ),
     );
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       const stamp = new Date().toISOString();
       const tz = deviceZone();
-      if (wantSleep) {
-        const { bed, wake } = sleepInstants(today, form.elements.bedtime.value, form.elements.wake.value);
-        rememberLastNight({ bed: form.elements.bedtime.value, wake: form.elements.wake.value });
-        await sync.upsertEntry("sleep", globalThis.ETOutbox.uuid(), { occurred_at: wake.toISOString(), bedtime: bed.toISOString(), tz, client_updated_at: stamp });
-      }
-      if (wantDrinks) {
-        const drinks = form.querySelector('input[name="drinks"]:checked').value;
-        // Yesterday evening, 21:00 local: the drinks count for yesterday's local day.
-        await sync.upsertEntry("alcohol", globalThis.ETOutbox.uuid(), { occurred_at: atTime(yesterday, "21:00").toISOString(), standard_drinks: drinks, tz, client_updated_at: stamp });
+      submit.disabled = true;
+      formError.hidden = true;
+      try {
+        if (wantSleep) {
+          const { bed, wake } = sleepInstants(today, form.elements.bedtime.value, form.elements.wake.value);
+          rememberLastNight({ bed: form.elements.bedtime.value, wake: form.elements.wake.value });
+          await sync.upsertEntry("sleep", sleepId, { occurred_at: wake.toISOString(), bedtime: bed.toISOString(), tz, client_updated_at: stamp });
+        }
+        if (wantDrinks) {
+          const drinks = form.querySelector('input[name="drinks"]:checked').value;
+          // Yesterday evening, 21:00 local: the drinks count for yesterday's local day.
+          await sync.upsertEntry("alcohol", drinksId, { occurred_at: atTime(yesterday, "21:00").toISOString(), standard_drinks: drinks, tz, client_updated_at: stamp });
+        }
+      } catch (error) {
+        console.warn(error);
+        formError.textContent = t("form.error.notstored");
+        formError.hidden = false;
+        return;
+      } finally {
+        submit.disabled = false;
       }
       toast(t("toast.lastnight"));
       localStorage.setItem("et.morningDismissed", today);

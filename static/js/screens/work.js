@@ -30,6 +30,30 @@ function callsId(day) {
   return id;
 }
 
+// Queue a form's write with its Save button disabled (no double tap); when the phone cannot
+// store it, say so in the form and keep what was typed. True when it was stored.
+async function stored(form, write) {
+  const submit = form.querySelector('button[type="submit"]');
+  let error = form.querySelector(".form-error");
+  if (!error) {
+    error = h("p", { class: "form-error", role: "alert", hidden: true });
+    submit.parentElement.before(error);
+  }
+  submit.disabled = true;
+  error.hidden = true;
+  try {
+    await write();
+    return true;
+  } catch (failure) {
+    console.warn(failure);
+    error.textContent = t("form.error.notstored");
+    error.hidden = false;
+    return false;
+  } finally {
+    submit.disabled = false;
+  }
+}
+
 export function meetingSummary(meeting) {
   const parts = [t(`meeting.status.${meeting.status}`)];
   const score = BANT.filter((flag) => meeting[flag]).length;
@@ -123,8 +147,8 @@ export async function render(main) {
       connected.setCustomValidity(body.connected > body.calls_made ? t("work.calls.error.connected") : "");
       conversations.setCustomValidity(body.conversations > body.connected ? t("work.calls.error.conversations") : "");
       if (!form.reportValidity()) return;
+      if (!(await stored(form, () => sync.queue({ op: "put", url: `${CALLS_URL}${id}`, body })))) return;
       callsDirty = false;
-      await sync.queue({ op: "put", url: `${CALLS_URL}${id}`, body });
       toast(!isOffline() ? t("toast.saved") : t("toast.saved.offline"));
       drawCalls(imported);
     });
@@ -134,6 +158,8 @@ export async function render(main) {
   function meetingForm(existing = null) {
     const titleId = nextId("meeting");
     const now = new Date();
+    // One id per form: a double tap on Save overwrites the same meeting instead of adding one.
+    const id = existing ? existing.id : globalThis.ETOutbox.uuid();
     const form = h(
       "form",
       { class: "meeting-form", "aria-labelledby": titleId },
@@ -174,8 +200,7 @@ export async function render(main) {
         currency: value > 0 ? currency : "",
         client_updated_at: new Date().toISOString(),
       };
-      const id = existing ? existing.id : globalThis.ETOutbox.uuid();
-      await sync.queue({ op: "put", url: `${MEETINGS_URL}${id}`, body });
+      if (!(await stored(form, () => sync.queue({ op: "put", url: `${MEETINGS_URL}${id}`, body })))) return;
       toast(!isOffline() ? t("toast.saved") : t("toast.saved.offline"));
       replace(formHost, meetingForm());
       await drawMeetings();
