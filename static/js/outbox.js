@@ -255,7 +255,7 @@
           if (!item) continue;
           if (result.result === "rejected") {
             summary.failed += 1;
-            await settle(item, { status: result.status, detail: result.detail, errors: result.errors || {} });
+            await settle(item, { status: result.status, code: result.code, category: result.category, detail: result.detail, errors: result.errors || {} });
           } else {
             summary.sent += 1;
             await settle(item);

@@ -132,3 +132,24 @@ def test_sign_out_warns_about_entries_the_server_refused(
     assert warnings == [
         "1 entry is not saved on the server and will be lost if you sign out. Sign out anyway?"
     ]
+
+
+def test_a_refused_entry_says_why_in_the_reps_language(
+    live_server: Any, new_context: Any, consenting_rep: User
+) -> None:
+    """The server's reasons are English; a Dutch rep reads the refusal in Dutch, from its code
+    (here: the alcohol consent was withdrawn on another phone after this one loaded it)."""
+    from apps.privacy.services import consent_withdraw
+
+    page = new_context(locale="nl-NL").new_page()
+    sign_in(page, live_server.url)
+    consent_withdraw(user=consenting_rep, category="alcohol", delete_entries=False)
+    morning = page.locator("section.morning")
+    morning.get_by_text("3", exact=True).click()
+    morning.get_by_role("button", name="Nacht opslaan").click()
+    failed = page.locator(".failed-list")
+    expect(failed).to_contain_text(
+        "niet opgeslagen: het bewaren van gegevens over alcohol staat uit onder Delen en privacy."
+    )
+    expect(failed).not_to_contain_text("consent")
+    assert not AlcoholEntry.objects.filter(user=consenting_rep).exists()

@@ -66,6 +66,24 @@ export function summary(entry) {
   }
 }
 
+// Why the server refused an entry, in the rep's language: the server's detail is English, so
+// the text comes from the problem's code (a batch item's `code`, or the end of a problem's
+// `type`). An unknown code falls back to the detail, which beats saying nothing.
+function failureText(failure) {
+  if (!failure) return t("error.generic");
+  const code = failure.code || (typeof failure.type === "string" ? failure.type.split("/").pop() : "");
+  if (code === "consent-required" && has(`category.${failure.category}`)) {
+    return t("sync.failure.consent", { category: t(`category.${failure.category}`).toLowerCase() });
+  }
+  if (code === "invalid" || code === "validation-error") {
+    const fields = Object.keys(failure.errors || {});
+    return fields.length ? t("sync.failure.invalid.fields", { fields: fields.join(", ") }) : t("sync.failure.invalid");
+  }
+  if (code === "not-found") return t("sync.failure.notfound");
+  if (code === "conflict") return t("sync.failure.conflict");
+  return failure.detail || t("error.generic");
+}
+
 function flatten(days) {
   const out = [];
   for (const day of days || []) {
@@ -326,7 +344,7 @@ export async function render(main) {
             h(
               "li",
               null,
-              h("span", null, item.kind ? t(`kind.${item.kind}`) : t("sync.item.other"), ": ", item.failure && item.failure.detail ? item.failure.detail : t("error.generic")),
+              h("span", null, item.kind ? t(`kind.${item.kind}`) : t("sync.item.other"), ": ", failureText(item.failure)),
               h("span", { class: "actions" },
                 h("button", { type: "button", class: "button small", onclick: () => sync.retry(item.key) }, t("sync.retry")),
                 h("button", { type: "button", class: "button small", onclick: () => sync.discard(item.key) }, t("sync.discard")),
