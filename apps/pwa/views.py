@@ -18,6 +18,8 @@ from django.contrib.staticfiles import finders
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
+from django.utils.cache import patch_vary_headers
+from django.utils.translation import get_language, gettext
 from django.views.decorators.http import require_safe
 
 from apps.pwa.security import strict_csp
@@ -124,13 +126,17 @@ def shell(request: HttpRequest, screen: str | None = None) -> HttpResponse:
 
 
 def manifest_data() -> dict[str, Any]:
+    """In the request's language (Accept-Language, through LocaleMiddleware): the phone shows
+    the description and the shortcuts' names when the app is installed."""
     return {
         "id": APP_URL,
         "name": "energytrack",
         "short_name": "energytrack",
-        "description": "Log sleep, food, exercise, drinks and energy in seconds; see your own "
-        "trends and private insights.",
-        "lang": "en",
+        "description": gettext(
+            "Log sleep, food, exercise, drinks and energy in seconds; see your own "
+            "trends and private insights."
+        ),
+        "lang": get_language() or settings.LANGUAGE_CODE,
         "dir": "ltr",
         "start_url": APP_URL,
         "scope": APP_URL,
@@ -156,8 +162,8 @@ def manifest_data() -> dict[str, Any]:
             },
         ],
         "shortcuts": [
-            {"name": "Log energy", "url": APP_URL},
-            {"name": "Trends", "url": APP_URL + "trends"},
+            {"name": gettext("Log energy"), "url": APP_URL},
+            {"name": gettext("Trends"), "url": APP_URL + "trends"},
         ],
     }
 
@@ -167,6 +173,7 @@ def manifest_data() -> dict[str, Any]:
 def manifest(request: HttpRequest) -> JsonResponse:
     response = JsonResponse(manifest_data(), content_type="application/manifest+json")
     response["Cache-Control"] = "public, max-age=3600"
+    patch_vary_headers(response, ["Accept-Language"])
     return response
 
 

@@ -120,6 +120,21 @@ def test_manifest_is_installable(client: Client) -> None:
         assert int.from_bytes(header[16:20], "big") == side
 
 
+def test_manifest_speaks_the_phones_language(client: Client) -> None:
+    """What an installed app shows outside the app (its description, the home-screen
+    shortcuts) follows the phone's language, like the app itself."""
+    dutch = client.get("/manifest.webmanifest", HTTP_ACCEPT_LANGUAGE="nl-NL,nl;q=0.9")
+    english = client.get("/manifest.webmanifest", HTTP_ACCEPT_LANGUAGE="en-GB")
+
+    nl, en = json.loads(dutch.content), json.loads(english.content)
+    assert nl["lang"] == "nl" and en["lang"] == "en"
+    assert nl["description"].startswith("Leg in een paar seconden je slaap")
+    assert en["description"].startswith("Log sleep, food")
+    assert [s["name"] for s in nl["shortcuts"]] == ["Energie vastleggen", "Trends"]
+    assert [s["name"] for s in en["shortcuts"]] == ["Log energy", "Trends"]
+    assert "Accept-Language" in dutch["Vary"]
+
+
 def test_service_worker_served_at_root_scope(client: Client) -> None:
     response = client.get("/sw.js")
     assert response.status_code == 200
