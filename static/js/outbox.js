@@ -253,7 +253,11 @@
         for (const result of answer.results) {
           const item = chunk[result.index];
           if (!item) continue;
-          if (result.result === "rejected") {
+          if (result.result === "rejected" && result.status === 409) {
+            // "Changed while it was being saved; send it again": a passing race, not the
+            // rep's to fix. It stays queued and goes with the retry.
+            summary.conflicts = (summary.conflicts || 0) + 1;
+          } else if (result.result === "rejected") {
             summary.failed += 1;
             await settle(item, { status: result.status, code: result.code, category: result.category, detail: result.detail, errors: result.errors || {} });
           } else {
@@ -278,6 +282,7 @@
       if (error instanceof Stop) Object.assign(summary, { state: error.state, status: error.status, retryAfterMs: error.retryAfterMs });
       else Object.assign(summary, { state: "offline" });
     }
+    if (summary.conflicts && summary.state === "idle") Object.assign(summary, { state: "error", status: 409 });
     summary.remaining = (await all("outbox", userId)).length;
     await setMeta("lastSync", { at: Date.now(), state: summary.state });
     broadcast();

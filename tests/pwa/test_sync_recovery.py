@@ -99,6 +99,44 @@ def test_failures_without_retry_after_are_retried_with_backoff(
     assert len(attempts) == 3
 
 
+def test_an_item_that_changed_while_it_was_saved_is_sent_again_not_filed_as_failed(
+    live_server: Any, new_context: Any, consenting_rep: User
+) -> None:
+    """A batch item answered 409 ("send it again": its row vanished mid-save) is a race, not
+    the rep's to fix: it stays queued and the retry stores it; nothing shows as not saved."""
+    context = new_context(service_workers="block")
+    attempts: list[float] = []
+
+    def conflict(route: Route) -> None:
+        item = route.request.post_data_json["items"][0]
+        answer = {
+            "results": [
+                {
+                    "index": 0,
+                    "id": item["id"],
+                    "kind": item["kind"],
+                    "result": "rejected",
+                    "status": 409,
+                    "code": "conflict",
+                    "detail": "This entry changed while it was being saved; send it again.",
+                    "errors": {},
+                }
+            ],
+            "counts": {"rejected": 1},
+        }
+        route.fulfill(status=200, headers={"Content-Type": "application/json"}, json=answer)
+
+    context.route(BATCH, failing_then_passing(attempts, [conflict]))
+    page = context.new_page()
+    sign_in(page, live_server.url)
+    page.get_by_role("button", name="Energy 6 of 9").click()
+
+    poll(page, lambda: energy_rows(consenting_rep) == 1, "the entry on the server", 20)
+    wait_for_empty_outbox(page)
+    assert len(attempts) == 2
+    expect(page.locator(".failed-list")).to_have_count(0)
+
+
 @pytest.fixture
 def stalling_server(settings: Any) -> Iterator[None]:
     stalling_urls.stalled.clear()
