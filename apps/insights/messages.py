@@ -64,25 +64,39 @@ FACTOR_CLAUSES = {
         ("exercise_minutes", 1): "na een dag met {threshold} minuten beweging of meer",
         ("exercise_intensity", 0): "met zwaardere inspanning",
         ("exercise_intensity", 1): "na een dag met zwaardere inspanning",
-        ("activity_balance", 0): "als je activiteiten je energie gaven",
-        ("energy_mean", 0): "als je energie {threshold} of hoger was",
+        ("activity_balance", 0): "waarop je activiteiten je energie gaven",
+        ("energy_mean", 0): "waarop je energie {threshold} of hoger was",
     },
 }
 
+# The outcome leads in Dutch, so a clause ending in a verb ("... hoger was") never meets the
+# main verb ("was was"), and the verb agrees with the outcome ("belpogingen waren").
 TEMPLATES = {
     "en": (
         "On days {clause}, your {outcome} averaged {mean_high} instead of {mean_low} "
         "({n_high} vs {n_low} days). This goes together with it; it does not prove a cause."
     ),
     "nl": (
-        "Op dagen {clause} was je {outcome} gemiddeld {mean_high} in plaats van {mean_low} "
-        "({n_high} tegen {n_low} dagen). Dit gaat samen; het bewijst geen oorzaak."
+        "Je {outcome} {verb} gemiddeld {mean_high} op dagen {clause}, tegen {mean_low} op "
+        "andere dagen ({n_high} tegen {n_low} dagen). Dit gaat samen; het bewijst geen oorzaak."
     ),
 }
+# Dutch outcome names that are plural take "waren"; the others take "was".
+NL_PLURAL_OUTCOMES = frozenset({"calls", "connected_calls", "meetings_held", "qualified_meetings"})
 
 PROGRESS_TEMPLATES = {
-    "en": "Log {days_needed} more days to unlock a first pattern for {construct} and {outcome}.",
-    "nl": "Log nog {days_needed} dagen voor een eerste patroon in {construct} en {outcome}.",
+    "en": {
+        "one": (
+            "Log {days_needed} more day to unlock a first pattern for {construct} and {outcome}."
+        ),
+        "other": (
+            "Log {days_needed} more days to unlock a first pattern for {construct} and {outcome}."
+        ),
+    },
+    "nl": {
+        "one": "Log nog {days_needed} dag voor een eerste patroon in {construct} en {outcome}.",
+        "other": "Log nog {days_needed} dagen voor een eerste patroon in {construct} en {outcome}.",
+    },
 }
 CONSTRUCT_NAMES = {
     "en": {
@@ -104,16 +118,51 @@ CONSTRUCT_NAMES = {
 }
 
 
+# How an outcome is shown to the rep: stored value x scale, rounded to decimals. The sentence
+# and the evidence panel both use this, so their figures are the same.
+MONEY_OUTCOMES = frozenset({"deal_value"})  # stored in minor units (cents)
+SHARE_OUTCOMES = frozenset({"qualified_share", "decision_maker_rate"})  # stored as 0..1
+
+
+def outcome_unit(outcome: str) -> str:
+    if outcome in MONEY_OUTCOMES:
+        return "money"
+    if outcome in SHARE_OUTCOMES:
+        return "percent"
+    return "number"
+
+
+def outcome_decimals(outcome: str) -> int:
+    return 1 if outcome_unit(outcome) == "number" else 0
+
+
+def outcome_figure(value: float, outcome: str) -> float:
+    """A stored outcome value (or difference) in the units and precision the rep reads."""
+    unit = outcome_unit(outcome)
+    scale = 0.01 if unit == "money" else 100.0 if unit == "percent" else 1.0
+    return round(value * scale, outcome_decimals(outcome)) + 0.0  # + 0.0 turns -0.0 into 0.0
+
+
+_NL_SEPARATORS = str.maketrans(",.", ".,")
+
+
+def format_number(value: float, decimals: int, locale: str) -> str:
+    """Grouped, fixed decimals; Dutch uses a decimal comma and a dot for thousands, as Intl does."""
+    text = f"{value:,.{decimals}f}"
+    if text.startswith("-") and not any(digit in text for digit in "123456789"):
+        text = text[1:]  # never "-0.0"
+    return text.translate(_NL_SEPARATORS) if locale == "nl" else text
+
+
 def _number(value: float, locale: str, outcome: str) -> str:
-    if outcome == "deal_value":
-        text = f"{value / 100:,.0f}"
-    elif outcome in ("qualified_share", "decision_maker_rate"):
-        text = f"{value * 100:.0f}%"
-    else:
-        text = f"{value:.1f}"
-    if locale == "nl":
-        text = text.replace(",", "\u2009").replace(".", ",")
-    return text
+    text = format_number(outcome_figure(value, outcome), outcome_decimals(outcome), locale)
+    return f"{text}%" if outcome_unit(outcome) == "percent" else text
+
+
+def _threshold(value: float, decimals: int, locale: str) -> str:
+    """A threshold without needless zeros: 7 h, 6.5 h, a 3.5 rating, 30 minutes."""
+    rounded = round(value, decimals)
+    return format_number(rounded, 0 if rounded == int(rounded) else decimals, locale)
 
 
 def message_params(
@@ -134,19 +183,22 @@ def message_params(
 def render(params: dict[str, Any], locale: str) -> str:
     locale = locale if locale in TEMPLATES else "en"
     threshold = float(params["threshold"])
-    clock_minutes = int(threshold) % (24 * 60)
+    clock_minutes = round(threshold) % (24 * 60)
     clause_template = FACTOR_CLAUSES[locale].get(
         (params["factor"], int(params["lag"])), FACTOR_CLAUSES[locale][("energy_mean", 0)]
     )
+    # Counts (drinks, meals, minutes) are whole; ratings and levels get one decimal.
+    count_factors = ("drinks", "heavy_meals", "late_meal", "exercise_minutes")
     clause = clause_template.format(
-        threshold=f"{threshold:g}",
-        threshold_hours=f"{threshold / 60:g}",
+        threshold=_threshold(threshold, 0 if params["factor"] in count_factors else 1, locale),
+        threshold_hours=_threshold(round(threshold / 30) / 2, 1, locale),  # nearest half hour
         threshold_clock=f"{clock_minutes // 60:02d}:{clock_minutes % 60:02d}",
     )
     outcome = params["outcome"]
     return TEMPLATES[locale].format(
         clause=clause,
         outcome=OUTCOME_NAMES[locale][outcome],
+        verb="waren" if outcome in NL_PLURAL_OUTCOMES else "was",
         mean_high=_number(float(params["mean_high"]), locale, outcome),
         mean_low=_number(float(params["mean_low"]), locale, outcome),
         n_high=params["n_high"],
@@ -156,7 +208,8 @@ def render(params: dict[str, Any], locale: str) -> str:
 
 def render_progress(construct: str, outcome: str, days_needed: int, locale: str) -> str:
     locale = locale if locale in PROGRESS_TEMPLATES else "en"
-    return PROGRESS_TEMPLATES[locale].format(
+    form = "one" if days_needed == 1 else "other"
+    return PROGRESS_TEMPLATES[locale][form].format(
         days_needed=days_needed,
         construct=CONSTRUCT_NAMES[locale].get(construct, construct),
         outcome=OUTCOME_NAMES[locale].get(outcome, outcome),

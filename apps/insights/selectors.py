@@ -10,7 +10,13 @@ from django.db import connection
 from django.db.models import QuerySet
 
 from apps.core.sql import pk_param
-from apps.insights.messages import render, render_progress
+from apps.insights.messages import (
+    outcome_decimals,
+    outcome_figure,
+    outcome_unit,
+    render,
+    render_progress,
+)
 from apps.insights.models import DayFeature, Insight, InsightProgress
 from apps.journal.aggregates import energy_by_local_hour
 
@@ -44,20 +50,34 @@ def insight_to_dict(insight: Insight, locale: str) -> dict[str, Any]:
         "lag_days": insight.lag,
         "direction": "higher" if insight.direction > 0 else "lower",
         "message": render(insight.params, locale),
-        "evidence": {
-            "mean_high": round(insight.mean_high, 2),
-            "mean_low": round(insight.mean_low, 2),
-            "days_high": insight.n_high,
-            "days_low": insight.n_low,
-            "difference_interval": [round(insight.diff_ci_low, 2), round(insight.diff_ci_high, 2)],
-            "q_value": round(insight.q_value, 4),
-            "split": insight.split_label,
-        },
+        "evidence": insight_evidence(insight),
         "status": insight.status,
         "feedback": insight.feedback or None,
         "current": insight.current,
         "computed_on": insight.computed_on.isoformat(),
         "created_at": insight.created_at.isoformat(),
+    }
+
+
+def insight_evidence(insight: Insight) -> dict[str, Any]:
+    """The "How sure is this?" figures in the sentence's units and precision (percent, not a
+    0..1 share; money, not cents), so the panel never contradicts the sentence."""
+    outcome = insight.outcome
+    interval = sorted(
+        outcome_figure(bound, outcome) for bound in (insight.diff_ci_low, insight.diff_ci_high)
+    )
+    return {
+        "unit": outcome_unit(outcome),
+        "decimals": outcome_decimals(outcome),
+        "mean_high": outcome_figure(insight.mean_high, outcome),
+        "mean_low": outcome_figure(insight.mean_low, outcome),
+        "days_high": insight.n_high,
+        "days_low": insight.n_low,
+        "difference_interval": interval,
+        # Judged on the figures shown: "between 0.0 and 1.2" is not evidence of "higher".
+        "interval_includes_zero": interval[0] <= 0 <= interval[1],
+        "q_value": round(insight.q_value, 4),
+        "split": insight.split_label,
     }
 
 

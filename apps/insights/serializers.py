@@ -7,11 +7,28 @@ from apps.insights.selectors import RANGES, SERIES
 
 
 class InsightEvidenceSerializer(serializers.Serializer):
-    mean_high = serializers.FloatField()
-    mean_low = serializers.FloatField()
+    """The figures behind an insight, in the units and precision of its sentence."""
+
+    unit = serializers.ChoiceField(
+        choices=["number", "percent", "money"],
+        help_text="number: as logged; percent: 0-100 (the interval in percentage points); "
+        "money: major currency units, not cents.",
+    )
+    decimals = serializers.IntegerField(help_text="Decimals the sentence shows for these figures.")
+    mean_high = serializers.FloatField(help_text="Average on the days the habit was 'high'.")
+    mean_low = serializers.FloatField(help_text="Average on the other days.")
     days_high = serializers.IntegerField()
     days_low = serializers.IntegerField()
-    difference_interval = serializers.ListField(child=serializers.FloatField())
+    difference_interval = serializers.ListField(
+        child=serializers.FloatField(),
+        min_length=2,
+        max_length=2,
+        help_text="[low, high]: 95% interval for high minus low days, signed, adjusted for "
+        "weekday and trend.",
+    )
+    interval_includes_zero = serializers.BooleanField(
+        help_text="The interval, as shown, contains 0: no direction can be claimed from it."
+    )
     q_value = serializers.FloatField()
     split = serializers.CharField()
 

@@ -35,7 +35,7 @@ EXPECTED = {
         "privacy": "Delen en privacy",
         "settings": "Instellingen",
         "nav": "Vandaag",
-        "insight": "Op dagen",
+        "insight": "op dagen",
     },
 }
 JS_BUDGET_GZIP = 60 * 1024

@@ -281,6 +281,8 @@ export default {
   "insights.evidence.days": "Compared {high} days with {low} days.",
   "insights.evidence.means": "Average {high} on the first kind of day, {low} on the others.",
   "insights.evidence.interval": "The difference is most likely between {low} and {high} ({direction}).",
+  "insights.evidence.interval_zero": "The difference is most likely between {low} and {high}. That range includes 0, so there may be no difference at all, or it may go the other way.",
+  "insights.evidence.points": "{value} percentage points",
   "insights.evidence.chance": "It held up after checking for lucky coincidences across everything we compared.",
   "insights.direction.higher": "higher",
   "insights.direction.lower": "lower",

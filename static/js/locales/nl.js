@@ -280,6 +280,8 @@ export default {
   "insights.evidence.days": "{high} dagen vergeleken met {low} dagen.",
   "insights.evidence.means": "Gemiddeld {high} op het eerste soort dag, {low} op de andere.",
   "insights.evidence.interval": "Het verschil ligt waarschijnlijk tussen {low} en {high} ({direction}).",
+  "insights.evidence.interval_zero": "Het verschil ligt waarschijnlijk tussen {low} en {high}. Dat bereik bevat 0: er is dus misschien geen verschil, of het gaat juist de andere kant op.",
+  "insights.evidence.points": "{value} procentpunt",
   "insights.evidence.chance": "Het bleef overeind na controle op toevalstreffers over alles wat we vergeleken.",
   "insights.direction.higher": "hoger",
   "insights.direction.lower": "lager",

@@ -1,17 +1,38 @@
 // Insights: private findings with their evidence in plain words, feedback, and progress.
 import { h, replace, toast } from "../dom.js";
-import { t, fmtNumber, fmtDate } from "../i18n.js";
+import { t, lang, fmtDate } from "../i18n.js";
 import { request, api, OfflineError } from "../api.js";
 import { dayToDate } from "../dates.js";
 import { queue } from "../sync.js";
 
+// The API sends the figures in the sentence's units and decimals; show them exactly so.
+function number(e, value) {
+  return new Intl.NumberFormat(lang(), { minimumFractionDigits: e.decimals, maximumFractionDigits: e.decimals }).format(value);
+}
+
+function figure(e, value) {
+  return e.unit === "percent" ? `${number(e, value)}%` : number(e, value);
+}
+
+function interval(e) {
+  const [low, high] = e.difference_interval;
+  // A difference of shares is in percentage points, said once after the upper figure.
+  const upper = (value) => (e.unit === "percent" ? t("insights.evidence.points", { value: number(e, value) }) : number(e, value));
+  if (e.interval_includes_zero) {
+    // Signed, with no direction: a range through zero does not say which way it goes.
+    return t("insights.evidence.interval_zero", { low: number(e, low), high: upper(high) });
+  }
+  const direction = high < 0 ? "lower" : "higher";
+  const [from, to] = direction === "lower" ? [-high, -low] : [low, high];
+  return t("insights.evidence.interval", { low: number(e, from), high: upper(to), direction: t(`insights.direction.${direction}`) });
+}
+
 function evidence(insight) {
   const e = insight.evidence;
-  const [low, high] = e.difference_interval.map(Math.abs).sort((a, b) => a - b);
   const lines = [
     t("insights.evidence.days", { high: e.days_high, low: e.days_low }),
-    t("insights.evidence.means", { high: fmtNumber(e.mean_high, 2), low: fmtNumber(e.mean_low, 2) }),
-    t("insights.evidence.interval", { low: fmtNumber(low, 2), high: fmtNumber(high, 2), direction: t(`insights.direction.${insight.direction}`) }),
+    t("insights.evidence.means", { high: figure(e, e.mean_high), low: figure(e, e.mean_low) }),
+    interval(e),
     t("insights.evidence.chance"),
   ];
   return h("ul", { class: "evidence" }, lines.map((line) => h("li", null, line)));
