@@ -122,9 +122,12 @@ Notation: rep r, day d (index 0 = oldest), factor series x, outcome series y.
 8. Progress (:class:`Progress`).  For every rep, construct and outcome: the most paired days of
    any test in the construct, and how many more paired days (at least) are needed before a
    first finding *can* be produced: ``max(min_total - n, days for the smaller split group to
-   reach min_per_group at the rep's current rate)``; when the smaller group has never occurred
-   (a rep who never drinks) the strict lower bound ``min_per_group - n_small`` is used.
-   0 means the minimums are met (it does not promise a finding).
+   reach min_per_group at the rep's current rate)``; when the smaller group has not occurred
+   on the paired days the strict lower bound ``min_per_group - n_small`` is used.
+   0 means the minimums are met (it does not promise a finding).  No record is made for a
+   group that more logging cannot unlock: its outcome has no data at all, or every factor of
+   the construct has been logged on ``min_total`` days or more and its split has never had
+   both groups (a rep who logs drinks but never drinks) (:func:`unlockable_pairs`).
 
 Vectorisation and memory: all statistics are computed for a chunk of reps at once with array
 operations (one Python iteration per *pair*, never per rep x pair).  Pass 1
@@ -1203,6 +1206,9 @@ class StatsTable:
     eligible: BoolArray
     agree: BoolArray  # rho and the raw difference (and the adjusted one, once known) agree
     has_difference: BoolArray  # adjusted difference + CI computed (ci_low/ci_high valid)
+    # more logging can make the test eligible: the outcome has data and the factor's split
+    # has had both groups (anywhere in the rep's history, not only on paired days)
+    unlockable: BoolArray
 
     @classmethod
     def empty(cls, n_reps: int, n_pairs: int) -> StatsTable:
@@ -1223,6 +1229,7 @@ class StatsTable:
             eligible=np.zeros(shape, dtype=bool),
             agree=np.zeros(shape, dtype=bool),
             has_difference=np.zeros(shape, dtype=bool),
+            unlockable=np.zeros(shape, dtype=bool),
         )
 
 
@@ -1626,18 +1633,29 @@ def select_findings(
 
 
 def build_progress(table: StatsTable) -> list[Progress]:
-    """One :class:`Progress` per (rep, construct, outcome)."""
+    """One :class:`Progress` per (rep, construct, outcome) that more logging can unlock.
+
+    A group is left out when none of its tests is ``unlockable`` (the outcome has no data at
+    all, or no factor split of the construct has ever had both groups): "log N more days"
+    would then be repeated every night and never come true.  Only unlockable tests count for
+    ``days_logged`` and ``days_needed``.
+    """
     n_reps = table.n.shape[0]
     logged_cols = []
     needed_cols = []
+    shown_cols = []
+    big = np.iinfo(np.int32).max
     for _key, cols in GROUPS:
-        logged_cols.append(table.n[:, cols].max(axis=1))
-        needed_cols.append(table.days_needed[:, cols].min(axis=1))
+        ok = table.unlockable[:, cols]
+        logged_cols.append(np.where(ok, table.n[:, cols], 0).max(axis=1))
+        needed_cols.append(np.where(ok, table.days_needed[:, cols], big).min(axis=1))
+        shown_cols.append(ok.any(axis=1))
     out: list[Progress] = []
     if n_reps == 0:
         return out
     logged = np.stack(logged_cols, axis=1)
     needed = np.stack(needed_cols, axis=1)
+    shown = np.stack(shown_cols, axis=1)
     # one shared int object per distinct value (saves ~30 bytes per record at 10k reps)
     ints = list(range(4096))
     keys = [key for key, _cols in GROUPS]
@@ -1645,7 +1663,10 @@ def build_progress(table: StatsTable) -> list[Progress]:
     for rep in range(n_reps):
         lrow = logged[rep].tolist()
         nrow = needed[rep].tolist()
+        srow = shown[rep].tolist()
         for g, (construct, outcome) in enumerate(keys):
+            if not srow[g]:
+                continue
             lv, nv = lrow[g], nrow[g]
             append(
                 Progress(
@@ -1887,7 +1908,46 @@ def compute_table(
         for p, stats in results.items():
             for name, values in stats.items():
                 getattr(table, name)[r0:r1, p] = values
+        table.unlockable[r0:r1] = unlockable_pairs(prep, min_total)
     return table
+
+
+def split_can_occur(factor: str, values: FloatArray, valid: BoolArray) -> BoolArray:
+    """Per rep: whether both groups of some split the factor's rule allows have occurred.
+
+    A fixed threshold t splits the days when min < t <= max over the valid days; a median
+    split needs two distinct values.  If no split can occur (a rep who logs drinks but never
+    drinks, a late meal that never happened), more days like these never unlock a test.
+    """
+    rule = SPLIT_RULES[factor]
+    has = valid.any(axis=1)
+    lo = np.where(valid, values, np.inf).min(axis=1, initial=np.inf)
+    hi = np.where(valid, values, -np.inf).max(axis=1, initial=-np.inf)
+    fixed = ((rule.preferred,) if rule.preferred is not None else ()) + rule.fallbacks
+    out = np.zeros(values.shape[0], dtype=bool)
+    for t in fixed:
+        out |= (lo < t) & (hi >= t)
+    if rule.balanced:
+        out |= lo < hi
+    result: BoolArray = out & has
+    return result
+
+
+def unlockable_pairs(prep: _Prepared, min_total: int = 30) -> BoolArray:
+    """(reps, pairs): whether logging more days can make the test eligible.
+
+    Not when the outcome has no data at all (no sales data: logging cannot create it), nor
+    when the factor has been logged on ``min_total`` days or more and its split has never had
+    both groups (a rep who logs drinks but never drinks).  A factor logged on fewer days is
+    given the benefit of the doubt, so a new rep still sees how far they are.
+    """
+    factor_ok = {
+        f: split_can_occur(f, prep.raw[f], prep.ok[f])
+        | (np.count_nonzero(prep.ok[f], axis=1) < min_total)
+        for f in FACTORS
+    }
+    outcome_ok = {o: prep.ok[o].any(axis=1) for o in OUTCOMES}
+    return np.stack([factor_ok[pair.factor] & outcome_ok[pair.outcome] for pair in PAIRS], axis=1)
 
 
 def fill_differences(

@@ -21,10 +21,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from apps.accounts.models import User
-from apps.core.time import local_date
+from apps.core.time import local_date, zone
 from apps.insights import engine
 from apps.insights.features import merge_day, to_arrays
-from apps.insights.messages import message_params
+from apps.insights.messages import MONEY_OUTCOMES, SHARE_OUTCOMES, message_params
 from apps.insights.models import (
     FEATURE_COLUMNS,
     DayFeature,
@@ -33,6 +33,7 @@ from apps.insights.models import (
     StaleDay,
 )
 from apps.journal.aggregates import daily_journal_aggregates
+from apps.notifications.schedule import floor_to_hour, occurrences_in_window
 from apps.notifications.services import notify_new_insights_bulk
 
 logger = logging.getLogger(__name__)
@@ -40,6 +41,8 @@ logger = logging.getLogger(__name__)
 HISTORY_DAYS = 365
 STALE_BATCH = 500
 ENGINE_BATCH = 500
+# The rep's local hour of the nightly run (apps.insights.tasks dispatches it).
+NIGHTLY_LOCAL_HOUR = 5
 
 
 def _work_aggregates(
@@ -142,21 +145,40 @@ def stale_days_drain(*, max_seconds: float) -> int:
     return total
 
 
+# Percentage points of a share outcome (stored as 0..1) that make a finding a new one.
+SHARE_BUCKET_POINTS = 5
+
+
 def fingerprint(user_id: Any, finding: engine.Finding) -> str:
-    # A change of less than half a unit (or 10 % of a share/value) is not material.
+    """Same rep, construct, outcome, direction and rounded effect: the same finding.
+
+    The effect is rounded on the scale the rep reads: half a unit for ratings and counts,
+    ``SHARE_BUCKET_POINTS`` percentage points for shares (0..1; half a unit would hide any
+    change up to 50 points), 10 % of the low-group mean for money.
+    """
     effect = finding.mean_high - finding.mean_low
-    scale = max(abs(finding.mean_low), 1.0)
-    bucket = (
-        round(effect / (0.1 * scale)) if finding.outcome in ("deal_value",) else round(effect * 2)
-    )
+    if finding.outcome in MONEY_OUTCOMES:
+        bucket = round(effect / (0.1 * max(abs(finding.mean_low), 1.0)))
+    elif finding.outcome in SHARE_OUTCOMES:
+        bucket = round(effect * 100 / SHARE_BUCKET_POINTS)
+    else:
+        bucket = round(effect * 2)
     raw = f"{user_id}|{finding.construct}|{finding.outcome}|{finding.direction}|{bucket}"
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
 def insights_compute(
-    *, user_ids: list[Any], as_of: dt.date | None = None, days: int = HISTORY_DAYS
+    *,
+    user_ids: list[Any],
+    as_of: dt.date | None = None,
+    days: int = HISTORY_DAYS,
+    window_start: dt.datetime | None = None,
 ) -> dict[str, int]:
-    """Run the engine for a batch of reps and store findings and progress. Idempotent."""
+    """Run the engine for a batch of reps and store findings and progress. Idempotent.
+
+    ``window_start`` is the nightly dispatch hour: each rep's day is then the local day of
+    their nightly hour in that window, whenever this batch actually runs.
+    """
     users = list(User.objects.filter(pk__in=user_ids).only("pk", "timezone", "day_boundary_hour"))
     if not users:
         return {"reps": 0, "findings": 0, "new": 0}
@@ -165,7 +187,8 @@ def insights_compute(
     now = timezone.now()
     by_day: dict[dt.date, list[User]] = {}
     for user in users:
-        by_day.setdefault(as_of or local_date(user, now), []).append(user)
+        instant = _nightly_instant(user, window_start) if window_start is not None else None
+        by_day.setdefault(as_of or local_date(user, instant or now), []).append(user)
     for day, group in sorted(by_day.items()):
         for start in range(0, len(group), ENGINE_BATCH):
             counts_batch = _compute_batch(group[start : start + ENGINE_BATCH], day, days)
@@ -199,9 +222,31 @@ def _feature_rows(
         yield row[0], row[1], dict(zip(columns[2:], row[2:], strict=True))
 
 
+# The fields a finding found again takes from tonight's run.
+REFRESHED_FIELDS = [
+    "factor",
+    "lag",
+    "mean_high",
+    "mean_low",
+    "n_high",
+    "n_low",
+    "diff_ci_low",
+    "diff_ci_high",
+    "q_value",
+    "rho",
+    "split_label",
+    "threshold",
+    "params",
+    "computed_on",
+    "updated_at",
+]
+
+
 def _store(users: list[User], result: engine.EngineResult, day: dt.date) -> dict[str, int]:
     new = 0
     new_by_user: dict[Any, list[Any]] = {}
+    to_refresh: list[Insight] = []
+    now = timezone.now()
     with transaction.atomic():
         by_user: dict[int, list[engine.Finding]] = {}
         for finding in result.findings:
@@ -209,16 +254,25 @@ def _store(users: list[User], result: engine.EngineResult, day: dt.date) -> dict
         for rep_index, user in enumerate(users):
             findings = by_user.get(rep_index, [])
             fingerprints = {fingerprint(user.pk, f): f for f in findings}
-            existing = set(
-                Insight.objects.filter(user=user, fingerprint__in=list(fingerprints)).values_list(
-                    "fingerprint", flat=True
-                )
-            )
+            existing = {
+                fp: (pk, computed_on)
+                for fp, pk, computed_on in Insight.objects.filter(
+                    user=user, fingerprint__in=list(fingerprints)
+                ).values_list("fingerprint", "pk", "computed_on")
+            }
             to_create = [
                 _insight(user, fp, finding, day)
                 for fp, finding in fingerprints.items()
                 if fp not in existing
             ]
+            # Found again: tonight's figures replace the old ones (the rep reads what the data
+            # say now); status and feedback stay, and nothing is sent again. A backfill of an
+            # earlier day never overwrites newer figures.
+            to_refresh.extend(
+                _insight(user, fp, finding, day, id=existing[fp][0], updated_at=now)
+                for fp, finding in fingerprints.items()
+                if fp in existing and existing[fp][1] <= day
+            )
             Insight.objects.bulk_create(to_create, ignore_conflicts=True)
             new += len(to_create)
             if to_create:
@@ -230,6 +284,8 @@ def _store(users: list[User], result: engine.EngineResult, day: dt.date) -> dict
             Insight.objects.filter(user=user, fingerprint__in=list(fingerprints)).update(
                 current=True
             )
+        if to_refresh:
+            Insight.objects.bulk_update(to_refresh, REFRESHED_FIELDS, batch_size=500)
         progress = [
             InsightProgress(
                 user=users[p.rep_index],
@@ -240,6 +296,17 @@ def _store(users: list[User], result: engine.EngineResult, day: dt.date) -> dict
             )
             for p in result.progress
         ]
+        # A group the engine no longer reports (more logging cannot unlock it) loses its row.
+        shown = {(str(p.user.pk), p.construct, p.outcome) for p in progress}
+        gone = [
+            pk
+            for pk, user_id, construct, outcome in InsightProgress.objects.filter(
+                user__in=users
+            ).values_list("pk", "user_id", "construct", "outcome")
+            if (str(user_id), construct, outcome) not in shown
+        ]
+        if gone:
+            InsightProgress.objects.filter(pk__in=gone).delete()
         if progress:
             InsightProgress.objects.bulk_create(
                 progress,
@@ -254,8 +321,9 @@ def _store(users: list[User], result: engine.EngineResult, day: dt.date) -> dict
     return {"findings": len(result.findings), "new": new}
 
 
-def _insight(user: User, fp: str, finding: engine.Finding, day: dt.date) -> Insight:
+def _insight(user: User, fp: str, finding: engine.Finding, day: dt.date, **extra: Any) -> Insight:
     return Insight(
+        **extra,
         user=user,
         construct=finding.construct,
         factor=finding.factor,
@@ -299,25 +367,46 @@ def insight_set_feedback(*, insight: Insight, feedback: str) -> Insight:
     return insight
 
 
-def users_due_for_nightly(*, now: dt.datetime, local_hour: int = 5) -> list[str]:
-    """Reps whose local clock reads ``local_hour`` now (DST-aware, per zone)."""
-    from zoneinfo import ZoneInfo
+def users_due_for_nightly(*, now: dt.datetime, local_hour: int = NIGHTLY_LOCAL_HOUR) -> list[str]:
+    """Reps whose local ``local_hour``:00 happens in the hour window that contains ``now``
+    (DST-aware, per zone).
 
+    The window is [floor_to_hour(now), +1 h), not the wall clock when the task runs: a dispatch
+    that starts late (up to the 50-minute expiry) still picks every zone, half- and
+    quarter-hour ones included, and consecutive windows never overlap, so each rep is
+    selected exactly once per local day.
+    """
+    start = floor_to_hour(now)
+    end = start + dt.timedelta(hours=1)
+    wall_time = dt.time(local_hour)
     due_zones = []
     for tz_name in (
         User.objects.filter(is_active=True).values_list("timezone", flat=True).distinct()
     ):
-        try:
-            if now.astimezone(ZoneInfo(tz_name)).hour == local_hour:
-                due_zones.append(tz_name)
-        except (KeyError, ValueError):
-            continue
+        if any(occurrences_in_window(start=start, end=end, tz=zone(tz_name), wall_time=wall_time)):
+            due_zones.append(tz_name)
+    if not due_zones:
+        return []
     return [
         str(pk)
         for pk in User.objects.filter(is_active=True, timezone__in=due_zones)
         .order_by("pk")
         .values_list("pk", flat=True)
     ]
+
+
+def _nightly_instant(
+    user: User, window_start: dt.datetime, local_hour: int = NIGHTLY_LOCAL_HOUR
+) -> dt.datetime | None:
+    """The instant of the rep's local nightly hour inside the dispatch window, if any."""
+    for _day, instant in occurrences_in_window(
+        start=window_start,
+        end=window_start + dt.timedelta(hours=1),
+        tz=zone(user.timezone),
+        wall_time=dt.time(local_hour),
+    ):
+        return instant
+    return None
 
 
 def day_features_purge_before(*, cutoff_date: dt.date, except_user_ids: set[Any]) -> int:

@@ -10,8 +10,9 @@ from django.utils import timezone
 
 from apps.core.tasks import RETRY_ON_DATABASE
 from apps.insights import services
+from apps.notifications.schedule import floor_to_hour
 
-NIGHTLY_LOCAL_HOUR = 5
+NIGHTLY_LOCAL_HOUR = services.NIGHTLY_LOCAL_HOUR
 FAN_OUT_CHUNK = 500
 STALE_RUN_SECONDS = 40
 
@@ -35,9 +36,12 @@ def stale_days_refresh() -> int:
     soft_time_limit=600,
     time_limit=900,
 )
-def compute_insights_batch(user_ids: list[str], as_of: str | None = None) -> dict[str, int]:
+def compute_insights_batch(
+    user_ids: list[str], as_of: str | None = None, window_start: str | None = None
+) -> dict[str, int]:
     day = dt.date.fromisoformat(as_of) if as_of else None
-    return services.insights_compute(user_ids=user_ids, as_of=day)
+    window = dt.datetime.fromisoformat(window_start) if window_start else None
+    return services.insights_compute(user_ids=user_ids, as_of=day, window_start=window)
 
 
 @shared_task(
@@ -46,11 +50,21 @@ def compute_insights_batch(user_ids: list[str], as_of: str | None = None) -> dic
     soft_time_limit=120,
     time_limit=180,
 )
-def dispatch_nightly_insights() -> dict[str, Any]:
-    """Hourly: reps whose local time is the nightly hour get their run, in chunks."""
-    user_ids = services.users_due_for_nightly(now=timezone.now(), local_hour=NIGHTLY_LOCAL_HOUR)
+def dispatch_nightly_insights(window_start: str | None = None) -> dict[str, Any]:
+    """Hourly: reps whose local nightly hour falls in this hour window get their run, in chunks.
+
+    The window is the hour this run was scheduled in (beat sends it at :05 and it expires
+    before the next hour), so a late start misses no zone; ``window_start`` (ISO) replays a
+    missed hour by hand.
+    """
+    start = floor_to_hour(
+        dt.datetime.fromisoformat(window_start) if window_start else timezone.now()
+    )
+    user_ids = services.users_due_for_nightly(now=start, local_hour=NIGHTLY_LOCAL_HOUR)
     chunks = [user_ids[i : i + FAN_OUT_CHUNK] for i in range(0, len(user_ids), FAN_OUT_CHUNK)]
     for chunk in chunks:
         # Expires before the next dispatch: a backlog never processes the same night twice.
-        compute_insights_batch.apply_async(args=[chunk], expires=50 * 60)
+        compute_insights_batch.apply_async(
+            args=[chunk], kwargs={"window_start": start.isoformat()}, expires=50 * 60
+        )
     return {"reps": len(user_ids), "chunks": len(chunks)}

@@ -322,8 +322,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": 30.0,
         "options": {"expires": 25},
     },
-    # Every hour on the hour: fan out the per-user nightly insight run to reps whose local
-    # time is now their early-morning compute hour (DESIGN.md §6 dispatcher pattern).
+    # Hourly at :05: fan out the nightly insight run to reps whose local 05:00 falls in this
+    # UTC hour (half- and quarter-hour zones included; DESIGN.md §6 dispatcher pattern). The
+    # expiry keeps a late run inside its own hour, so the window is always the scheduled one.
     "insights-dispatch": {
         "task": "apps.insights.tasks.dispatch_nightly_insights",
         "schedule": crontab(minute=5),
