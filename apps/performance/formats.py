@@ -302,7 +302,10 @@ def parse_duration(column: str, value: Any, *, unit_ms: bool) -> int:
     if isinstance(value, bool):
         raise RowRejected(column, "The duration must be a number.")
     if isinstance(value, int | float):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond any float: far more than 24 hours
+            raise RowRejected(column, "The duration is longer than 24 hours.") from None
     else:
         text = str(value).strip()
         if not text:
@@ -327,8 +330,11 @@ def _clock_duration(column: str, text: str) -> int:
     if text.startswith("-"):
         raise RowRejected(column, "The duration is negative.")
     parts = text.split(":")
-    if len(parts) not in (2, 3) or not all(p.isdigit() for p in parts):
+    if len(parts) not in (2, 3) or not all(p.isascii() and p.isdigit() for p in parts):
         raise RowRejected(column, "Use a number of seconds or H:MM:SS for the duration.")
+    # int() refuses more than 4,300 digits (ValueError); 24 hours never needs more than 5.
+    if any(len(p) > 6 for p in parts):
+        raise RowRejected(column, "The duration is longer than 24 hours.")
     numbers = [int(p) for p in parts]
     while len(numbers) < 3:
         numbers.insert(0, 0)
@@ -456,9 +462,14 @@ def read_header(
     if not first_line.strip():
         raise FileRejected("The file has no header row.")
     delimiter = _delimiter(first_line)
-    names = [name.strip() for name in next(csv.reader([first_line], delimiter=delimiter))]
+    try:
+        names = [name.strip() for name in next(csv.reader([first_line], delimiter=delimiter))]
+    except csv.Error as exc:  # e.g. a field over the csv module's 128 KiB limit
+        raise FileRejected(f"The header row is not valid CSV: {exc}.") from None
     if _has_surrogates("".join(names)):
         raise FileRejected("The header row is not UTF-8 text; save the file as 'CSV UTF-8'.")
+    if "\x00" in first_line:
+        raise FileRejected("The header row contains NUL bytes; it is not CSV text.")
     lookup: dict[str, int] = {}
     for index, name in enumerate(names):
         lookup.setdefault(name.lower(), index)
@@ -543,6 +554,11 @@ def parse_row(spec: FormatSpec, header: Header, cells: list[str]) -> Activity | 
             _canonical_for(header, bad),
             "The row contains bytes that are not UTF-8; save the file as 'CSV UTF-8'.",
         )
+    # The file's start was checked for NUL bytes (sniff_text_start); a later row is checked
+    # here, as PostgreSQL cannot store one in text.
+    if any("\x00" in c for c in cells):
+        bad = next(i for i, c in enumerate(cells) if "\x00" in c)
+        raise RowRejected(_canonical_for(header, bad), "The row contains a NUL byte.")
     positions = header.positions
     if len(cells) < len(header.names):
         cells = cells + [""] * (len(header.names) - len(cells))

@@ -8,6 +8,7 @@ are sent after commit and never fail a request when the broker is down.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
@@ -596,7 +597,15 @@ def _execute(job: ImportJob, binary: IO[bytes], *, progress: Progress | None) ->
             progress("counting", 0, rows_total)
         ingest = new_ingest(classify=True)
         phase = "writing" if write else "checking"
-        rows_total = _pass(binary, spec, options, owner_required, ingest, progress, phase)
+        # All or nothing means nothing stays if the write pass fails after its first chunk (a
+        # value the check pass let through and PostgreSQL refuses): one transaction. Its
+        # progress is then seen when it commits.
+        with (
+            transaction.atomic()
+            if job.mode == ImportMode.ALL_OR_NOTHING and write
+            else contextlib.nullcontext()
+        ):
+            rows_total = _pass(binary, spec, options, owner_required, ingest, progress, phase)
     except FileRejected as exc:
         return _outcome(ingest, rows_total or ingest.rows_seen, failed=True, detail=exc.reason)
     detail = ""
@@ -735,7 +744,11 @@ def import_job_run(*, job_id: uuid.UUID) -> None:
     except Exception:
         logger.exception("import %s stopped by an unexpected error", job.pk)
         job.status = ImportStatus.FAILED
-        job.detail = "An internal error stopped the import; rows already written stay."
+        job.detail = (
+            "An internal error stopped the import; nothing was imported."
+            if job.mode == ImportMode.ALL_OR_NOTHING
+            else "An internal error stopped the import; rows already written stay."
+        )
         job.finished_at = timezone.now()
         job.save(update_fields=["status", "detail", "finished_at", "updated_at"])
         raise
@@ -1093,6 +1106,12 @@ def _webhook_events_batch(*, connection_id: uuid.UUID) -> int:
                     items.append((index, parse_webhook_activity(item)))
                 except RowRejected as exc:
                     items.append((index, exc))
+                except Exception:
+                    # A parser bug on one hostile activity must not fail the batch: it would
+                    # be retried forever at the head of the queue and hold back every later
+                    # delivery of the connection. That activity is refused and logged.
+                    logger.exception("webhook activity %s of event %s unreadable", index, event.pk)
+                    items.append((index, RowRejected("", "This activity could not be read.")))
             parsed.append(items)
         team_id = selectors.crm_connection_team_id(connection_id=connection_id)
         # Only the reps the batch names: a delivery mentions a few of a team's reps.

@@ -585,3 +585,106 @@ def test_a_queued_import_survives_a_dead_broker(
 
 def test_an_unknown_job_id_is_ignored(db: None) -> None:
     tasks.import_job_run(str(uuid.uuid4()))
+
+
+# --- hostile files (found by a hunt for 500s, 2026-12-07) --------------------------------
+
+_HEAD = b"kind,external_id,owner_email,occurred_at,duration_seconds,outcome\n"
+_GOOD = b"call,ok-%d,anna@acme.test,2026-11-%02dT09:00:00+01:00,10,connected\n"
+_PADDING = b"".join(_GOOD % (i, 16 + i % 4) for i in range(2000))  # past the first 64 KiB
+_NUL_ROW = b"call,nul\x00id,anna@acme.test,2026-11-20T09:00:00+01:00,10,connected\n"
+_HUGE_HOURS = b"call,big,anna@acme.test,2026-11-20T09:00:00+01:00,1:" + b"9" * 5000 + b",ok\n"
+
+
+@pytest.mark.parametrize(
+    ("content", "column"),
+    [
+        (_HEAD + _PADDING + _NUL_ROW, "external_id"),
+        (_HEAD + _HUGE_HOURS, "duration_seconds"),
+    ],
+    ids=["NUL byte in a late row", "5000-digit hours"],
+)
+def test_a_hostile_row_is_a_row_refusal_not_a_500(org: Org, content: bytes, column: str) -> None:
+    before = table_counts()
+    response = post_import(
+        client_for(org.admin), content, format="energytrack", team_id=str(org.team.pk)
+    )
+    body = assert_problem(response, 400, fields=["file"], code="import-rejected")
+    assert [item["column"] for item in body["report"]] == [column]
+    assert table_counts() == before
+
+
+@pytest.mark.parametrize(
+    "content",
+    [_HEAD[:-1] + b"," + b"x" * 200_000 + b"\n" + _GOOD % (1, 20), b"kind," + b"y" * 300_000],
+    ids=["header field over 128 KiB", "one 300 KB line"],
+)
+def test_a_header_the_csv_module_cannot_read_is_a_400(org: Org, content: bytes) -> None:
+    before = table_counts()
+    response = post_import(
+        client_for(org.admin), content, format="energytrack", team_id=str(org.team.pk)
+    )
+    assert_problem(response, 400)
+    assert table_counts() == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_queued_all_or_nothing_job_leaves_no_row_if_a_late_row_is_refused(
+    org: Org, settings: Any, sent_tasks: list[Any], django_capture_on_commit_callbacks: Any
+) -> None:
+    """A NUL byte past the part of the file sniffed up front: the check pass refuses the row,
+    so nothing is written (before, the check let it through and the write pass failed on it
+    after writing 4,000 rows; the write pass is now also one transaction)."""
+    settings.IMPORT_SYNC_MAX_BYTES = 0
+    content = _HEAD + b"".join(_GOOD % (i, 16 + i % 4) for i in range(4500)) + _NUL_ROW
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post_import(
+            client_for(org.admin), content, format="energytrack", team_id=str(org.team.pk)
+        )
+    assert response.status_code == 202, response.content
+
+    tasks.import_job_run(response.json()["id"])
+
+    job = ImportJob.objects.get(pk=response.json()["id"])
+    assert job.status == "failed" and "nothing was imported" in job.detail
+    assert not Call.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_queued_all_or_nothing_job_writes_in_one_transaction(
+    org: Org, settings: Any, sent_tasks: list[Any], django_capture_on_commit_callbacks: Any
+) -> None:
+    """PostgreSQL refuses the last row while the first 4,000 are already sent (a trigger
+    stands in for whatever the check pass cannot foresee): nothing stays."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("a PostgreSQL trigger refuses the row")
+    table = Call._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION et_test_refuse() RETURNS trigger AS $$ BEGIN "
+            "IF NEW.external_id = 'refused-late' THEN RAISE EXCEPTION 'refused'; END IF; "
+            "RETURN NEW; END $$ LANGUAGE plpgsql"
+        )
+        cursor.execute(
+            f"CREATE TRIGGER et_test_refuse BEFORE INSERT ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION et_test_refuse()"
+        )
+    try:
+        settings.IMPORT_SYNC_MAX_BYTES = 0
+        refused = b"call,refused-late,anna@acme.test,2026-11-20T09:00:00+01:00,10,connected\n"
+        content = _HEAD + b"".join(_GOOD % (i, 16 + i % 4) for i in range(4500)) + refused
+        with django_capture_on_commit_callbacks(execute=True):
+            response = post_import(
+                client_for(org.admin), content, format="energytrack", team_id=str(org.team.pk)
+            )
+        with pytest.raises(Exception, match="refused"):
+            tasks.import_job_run(response.json()["id"])
+        job = ImportJob.objects.get(pk=response.json()["id"])
+        assert job.status == "failed" and "nothing was imported" in job.detail
+        assert not Call.objects.exists()
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TRIGGER IF EXISTS et_test_refuse ON {table}")
+            cursor.execute("DROP FUNCTION IF EXISTS et_test_refuse()")

@@ -570,3 +570,33 @@ def test_signed_json_the_database_cannot_store_is_a_400(
     response = webhook_post(connection.pk, secret, raw)
     assert_problem(response, 400)
     assert table_counts() == before
+
+
+@pytest.mark.parametrize(
+    "duration",
+    [10**400, "1:" + "9" * 5000, "0" * 5000 + "1:00"],
+    ids=["integer beyond a float", "5000-digit hours", "5000 leading zeros"],
+)
+def test_a_hostile_activity_is_refused_alone_and_blocks_no_later_delivery(
+    crm: tuple[CrmConnection, str], sent_tasks: list[Any], duration: Any
+) -> None:
+    """A signed delivery with an absurd duration is refused for that activity only; the
+    connection's later deliveries are processed in the same drain (before, the drain raised
+    every time and the delivery stayed at the head of the queue for good)."""
+    connection, secret = crm
+    hostile = {**CALL, "external_id": "hostile", "duration_seconds": duration}
+    assert webhook_post(connection.pk, secret, _event("evt-hostile", hostile)).status_code == 202
+    for n in range(3):
+        later = {**CALL, "external_id": f"later-{n}"}
+        assert webhook_post(connection.pk, secret, _event(f"evt-{n}", later)).status_code == 202
+
+    tasks.webhook_events_drain(str(connection.pk))
+
+    assert set(WebhookEvent.objects.values_list("status", flat=True)) == {"processed"}
+    refused = WebhookEvent.objects.get(event_id="evt-hostile").result
+    assert refused["counts"] == {"rejected": 1}
+    assert sorted(Call.objects.values_list("external_id", flat=True)) == [
+        "later-0",
+        "later-1",
+        "later-2",
+    ]
