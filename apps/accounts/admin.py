@@ -58,6 +58,18 @@ class TeamAdmin(admin.ModelAdmin):
     list_display = ("name", "qualified_min_bant", "created_at")
     inlines = (MembershipInline,)
 
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        # A new BANT minimum, or members added or removed, changes which meetings qualify.
+        members_changed = any(formset.has_changed() for formset in formsets)
+        if "qualified_min_bant" in form.changed_data or members_changed:
+            from apps.performance.services import meetings_requalify_later
+
+            user_ids = {m.user_id for m in Membership.objects.filter(team=form.instance)}
+            for formset in formsets:
+                user_ids |= {obj.user_id for obj in formset.deleted_objects}
+            meetings_requalify_later(user_ids=sorted(user_ids))
+
 
 @admin.register(Invitation)
 class InvitationAdmin(admin.ModelAdmin):

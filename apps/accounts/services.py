@@ -218,7 +218,14 @@ def invitation_accept(
                 status_code=403,
                 code="forbidden",
             )
-        Membership.objects.get_or_create(team=invitation.team, user=user, role=invitation.role)
+        _membership, joined = Membership.objects.get_or_create(
+            team=invitation.team, user=user, role=invitation.role
+        )
+        if joined:
+            # The rep's qualification rule is the strictest of their teams': it may change.
+            from apps.performance.services import meetings_requalify_later
+
+            meetings_requalify_later(user_ids=[user.pk])
         invitation.accepted_at = timezone.now()
         invitation.accepted_by = user
         invitation.save(update_fields=["accepted_at", "accepted_by"])

@@ -18,6 +18,7 @@ import logging
 import secrets
 import shutil
 import uuid
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -406,18 +407,45 @@ def meeting_delete(*, user: Any, meeting_id: uuid.UUID) -> None:
 
 
 def meetings_requalify(*, user_ids: list[uuid.UUID]) -> int:
-    """Re-derive ``qualified`` after a team's rule or a rep's teams changed. Idempotent."""
+    """Re-derive ``qualified`` after a team's rule or a rep's teams changed. Idempotent.
+
+    The days whose meetings changed are marked stale: their day features (qualified
+    meetings, which insights and coaching summaries read) are recomputed."""
     thresholds = selectors.rep_thresholds(user_ids=user_ids)
     changed = 0
-    for min_bant in range(5):
-        ids = [u for u in user_ids if thresholds.get(u, DEFAULT_QUALIFIED_MIN_BANT) == min_bant]
-        if not ids:
-            continue
-        rule = Q(status=MeetingStatus.HELD, bant_score__gte=min_bant)
-        meetings = Meeting.objects.filter(user_id__in=ids)
-        changed += meetings.filter(rule, qualified=False).update(qualified=True)
-        changed += meetings.filter(~rule, qualified=True).update(qualified=False)
+    days: dict[Any, set[dt.date]] = defaultdict(set)
+    with transaction.atomic():
+        for min_bant in range(5):
+            ids = [u for u in user_ids if thresholds.get(u, DEFAULT_QUALIFIED_MIN_BANT) == min_bant]
+            if not ids:
+                continue
+            rule = Q(status=MeetingStatus.HELD, bant_score__gte=min_bant)
+            meetings = Meeting.objects.filter(user_id__in=ids)
+            for flips, qualified in (
+                (meetings.filter(rule, qualified=False), True),
+                (meetings.filter(~rule, qualified=True), False),
+            ):
+                rows = list(flips.select_for_update().values_list("pk", "user_id", "local_date"))
+                if rows:
+                    Meeting.objects.filter(pk__in=[pk for pk, _u, _d in rows]).update(
+                        qualified=qualified
+                    )
+                    changed += len(rows)
+                    for _pk, user_id, day in rows:
+                        days[user_id].add(day)
+        for user_id, touched in days.items():
+            _after_change(user_id, touched)
     return changed
+
+
+def meetings_requalify_later(*, user_ids: list[Any]) -> None:
+    """After the caller's commit: a team's BANT minimum or a rep's teams changed."""
+    from apps.core.tasks import enqueue_on_commit
+
+    if user_ids:
+        enqueue_on_commit(
+            "apps.performance.tasks.meetings_requalify", sorted(str(u) for u in user_ids)
+        )
 
 
 # --- CSV import ------------------------------------------------------------------------------

@@ -221,3 +221,65 @@ def test_demo_seeder_is_repeatable(user: Any) -> None:
         user=user, date_from=dt.date(2026, 10, 1), date_to=dt.date(2026, 11, 30)
     )
     assert all(row["calls"] >= row["connected_calls"] for row in rows if row["calls"])
+
+
+def test_a_new_bant_minimum_set_in_admin_requalifies_and_marks_the_days_stale(
+    org: Org, monkeypatch: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    """Before, nothing ran when the minimum changed: the stored flags (and the insights and
+    coaching summaries built on them) kept the old rule."""
+    from django.test import Client
+
+    from apps.insights.models import StaleDay
+
+    sent: list[tuple[str, Any]] = []
+    monkeypatch.setattr(
+        "apps.core.tasks.app.send_task", lambda name, args, **kw: sent.append((name, args))
+    )
+    _meeting(org.anna, "2026-11-16T10:00:00+01:00", budget=True, authority=True, need=True)
+    StaleDay.objects.all().delete()
+    [row] = selectors.daily_quality(user=org.anna, date_from=DAY, date_to=DAY)
+    assert row["qualified_meetings"] == 1  # BANT 3 against the default minimum 3
+    operator = UserFactory(is_staff=True, is_superuser=True)
+    admin = Client()
+    admin.force_login(operator)
+    form = {
+        "name": org.team.name,
+        "qualified_min_bant": "4",
+        "memberships-TOTAL_FORMS": "0",
+        "memberships-INITIAL_FORMS": "0",
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        saved = admin.post(f"/admin/accounts/team/{org.team.pk}/change/", form)
+    assert saved.status_code == 302, saved.content[:500]
+
+    [(name, (user_ids,))] = sent
+    assert name == "apps.performance.tasks.meetings_requalify"
+    assert str(org.anna.pk) in user_ids
+    tasks.meetings_requalify(user_ids)
+    [row] = selectors.daily_quality(user=org.anna, date_from=DAY, date_to=DAY)
+    assert row["qualified_meetings"] == 0
+    assert StaleDay.objects.filter(user=org.anna, local_date=DAY).exists()
+
+
+def test_joining_a_stricter_team_requalifies(
+    org: Org, monkeypatch: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from apps.accounts.models import Role, Team
+    from apps.accounts.services import invitation_accept, invitation_create
+
+    sent: list[tuple[str, Any]] = []
+    monkeypatch.setattr(
+        "apps.core.tasks.app.send_task", lambda name, args, **kw: sent.append((name, args))
+    )
+    _meeting(org.anna, "2026-11-16T10:00:00+01:00", budget=True, authority=True, need=True)
+    strict = Team.objects.create(name="Strict", qualified_min_bant=4)
+    with django_capture_on_commit_callbacks(execute=True):
+        _invitation, token = invitation_create(
+            team=strict, email=org.anna.email, role=Role.REP, invited_by=org.admin
+        )
+        invitation_accept(token=token, user=org.anna)
+    [(user_ids,)] = [args for name, args in sent if name.endswith("meetings_requalify")]
+    tasks.meetings_requalify(user_ids)
+    [row] = selectors.daily_quality(user=org.anna, date_from=DAY, date_to=DAY)
+    assert row["qualified_meetings"] == 0
