@@ -169,19 +169,24 @@ class Ingest:
         if not is_valid_timezone(tz_name):
             raise RowRejected("tz", "Unknown time zone; use an IANA name such as Europe/Amsterdam.")
         if activity.on_date is not None:
-            # A date without a time: the activity belongs to that day; noon marks the instant.
+            # A date without a time: the activity belongs to that day; noon marks the instant,
+            # but never later than now. The date is the whole day: today's is not in the
+            # future, whatever the hour (a CRM export of this morning's calls at 09:00).
             day = activity.on_date
             occurred_at = dt.datetime.combine(day, dt.time(12), tzinfo=zone(tz_name))
+            in_future = day > self.now.astimezone(zone(tz_name)).date()
+            if not in_future:
+                occurred_at = min(occurred_at, self.now)
         else:
             assert activity.occurred_at is not None
             occurred_at = activity.occurred_at
             if occurred_at.tzinfo is None:
                 occurred_at = occurred_at.replace(tzinfo=zone(tz_name))
             day = local_date(rep, occurred_at, tz_name=tz_name)
+            in_future = occurred_at > self.now + FUTURE_TOLERANCE
         occurred_at = occurred_at.astimezone(dt.UTC)
         if occurred_at < self.now - HISTORY:
             raise RowRejected("occurred_at", "The activity is more than two years ago.")
-        in_future = occurred_at > self.now + FUTURE_TOLERANCE
 
         common = {
             "user_id": rep.id,

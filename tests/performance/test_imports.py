@@ -688,3 +688,31 @@ def test_a_queued_all_or_nothing_job_writes_in_one_transaction(
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TRIGGER IF EXISTS et_test_refuse ON {table}")
             cursor.execute("DROP FUNCTION IF EXISTS et_test_refuse()")
+
+
+def test_a_bare_date_of_today_is_not_in_the_future_before_noon(org: Org) -> None:
+    """A CRM export of this morning's calls, dates without times, imported at 09:00 local:
+    the date is the whole day (before, noon marked it and the row was 'in the future')."""
+    import time_machine
+
+    content = (
+        _HEAD
+        + b"call,today-1,anna@acme.test,2026-11-25,60,connected\n"
+        + b"call,tomorrow-1,anna@acme.test,2026-11-26,60,connected\n"
+    )
+    with time_machine.travel(dt.datetime(2026, 11, 25, 8, 0, tzinfo=dt.UTC), tick=False):
+        response = post_import(
+            client_for(org.admin),
+            content,
+            format="energytrack",
+            team_id=str(org.team.pk),
+            mode="valid_rows_only",
+        )
+        assert response.status_code == 201, response.content
+        job = response.json()
+        assert [(r["row"], r["reason"]) for r in job["report"]] == [
+            (3, "The call is in the future.")
+        ]
+        call = Call.objects.get()
+        assert (call.external_id, call.local_date) == ("today-1", dt.date(2026, 11, 25))
+        assert call.occurred_at <= dt.datetime(2026, 11, 25, 8, 0, tzinfo=dt.UTC)
