@@ -3,7 +3,13 @@ from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularSwaggerView
 
 from apps.core import apis as core_apis
-from apps.core.views import problem_400, problem_403, problem_404, problem_500
+from apps.core.views import (
+    problem_400,
+    problem_403,
+    problem_404,
+    problem_500,
+    throttled_admin_login,
+)
 
 api_v1: list[URLPattern | URLResolver] = [
     path("ping", core_apis.PingApi.as_view(), name="ping"),
@@ -21,6 +27,7 @@ api_v1: list[URLPattern | URLResolver] = [
 
 urlpatterns = [
     path("api/v1/", include(api_v1)),
+    path("admin/login/", throttled_admin_login, name="admin-login-throttled"),
     path("admin/", admin.site.urls),
     path("", include("apps.pwa.urls")),
 ]

@@ -5,14 +5,35 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from apps.accounts.models import ApiToken, Invitation, Membership, Team, User
 
 
+class _LowercaseEmail:
+    """Sign-in looks addresses up lowercased; checked here, before the uniqueness check, so a
+    case variant of an existing address is a form error, not a second account (or a 500)."""
+
+    cleaned_data: dict[str, Any]
+
+    def clean_email(self) -> str:
+        return str(self.cleaned_data["email"]).strip().lower()
+
+
+class UserAddForm(_LowercaseEmail, AdminUserCreationForm):
+    pass
+
+
+class UserEditForm(_LowercaseEmail, UserChangeForm):
+    pass
+
+
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
+    add_form = UserAddForm
+    form = UserEditForm
     ordering = ("email",)
     list_display = ("email", "display_name", "is_active", "is_staff", "date_joined")
     search_fields = ("email", "display_name")

@@ -34,7 +34,7 @@ from apps.accounts.serializers import (
     TeamSerializer,
 )
 from apps.core.errors import ApplicationError
-from apps.core.throttles import LoginThrottle, PasswordResetThrottle
+from apps.core.throttles import AccountLoginThrottle, LoginThrottle, PasswordResetThrottle
 
 
 def _me(user: User) -> dict[str, Any]:
@@ -66,7 +66,7 @@ class LoginApi(APIView):
     # requests, so a signed-in client could otherwise guess other people's passwords freely.
     # CSRF is enforced explicitly below; login() replaces any current session.
     authentication_classes: list[type] = []
-    throttle_classes = [LoginThrottle]
+    throttle_classes = [LoginThrottle, AccountLoginThrottle]
 
     @extend_schema(request=LoginSerializer, responses=MeSerializer, summary="Sign in (session)")
     def post(self, request: Request) -> Response:

@@ -65,6 +65,12 @@ class User(AbstractBaseUser, PermissionsMixin):
     def __str__(self) -> str:
         return self.email
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Sign-in looks the address up lowercased: an address stored as typed elsewhere (the
+        # admin's forms) could never sign in, and its case variant would be a second account.
+        self.email = self.email.strip().lower()
+        super().save(*args, **kwargs)
+
 
 class Team(BaseModel):
     name = models.CharField(max_length=120)

@@ -119,8 +119,14 @@ def password_reset_confirm(*, uid: str, token: str, new_password: str) -> User:
     if not default_token_generator.check_token(user, token):
         raise invalid
     _validate_password(new_password, user, field="new_password")
-    user.set_password(new_password)
-    user.save(update_fields=["password"])
+    with transaction.atomic():
+        user.set_password(new_password)
+        user.save(update_fields=["password"])
+        # A reset is account recovery: whoever held the account may have made API tokens,
+        # which a password does not guard. Sessions end with the password hash already.
+        ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
     return user
 
 

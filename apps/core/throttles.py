@@ -1,3 +1,5 @@
+import hashlib
+import ipaddress
 import math
 import time
 from dataclasses import dataclass
@@ -47,7 +49,18 @@ class FixedWindowThrottle(SimpleRateThrottle):
 class _PerClientIp(FixedWindowThrottle):
     """Counts every request from one client IP, signed in or not: a password guesser holding a
     session must not escape the limit. The IP is the socket's, or the one the trusted proxy
-    saw (REST_FRAMEWORK["NUM_PROXIES"]), never what the client wrote in X-Forwarded-For."""
+    saw (REST_FRAMEWORK["NUM_PROXIES"]), never what the client wrote in X-Forwarded-For. An
+    IPv6 client counts by its /64: one host is handed a whole /64 and can use every address."""
+
+    def get_ident(self, request: Any) -> str:
+        ident = super().get_ident(request)
+        try:
+            address = ipaddress.ip_address(ident)
+        except ValueError:
+            return ident
+        if address.version == 6 and address.ipv4_mapped is None:
+            return str(ipaddress.ip_network(f"{address}/64", strict=False))
+        return ident
 
     def get_cache_key(self, request: Request, view: Any) -> str:
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
@@ -55,6 +68,21 @@ class _PerClientIp(FixedWindowThrottle):
 
 class LoginThrottle(_PerClientIp):
     scope = "login"
+
+
+class AccountLoginThrottle(FixedWindowThrottle):
+    """Sign-in attempts for one e-mail address, from anywhere: guessers spread over many
+    addresses still get this many tries. A legitimate rep signs in a few times a day."""
+
+    scope = "login_account"
+
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        data = request.data if hasattr(request, "data") else request.POST
+        email = data.get("email") or data.get("username") if hasattr(data, "get") else None
+        if not isinstance(email, str) or not email.strip():
+            return None
+        digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()
+        return self.cache_format % {"scope": self.scope, "ident": digest}
 
 
 class PasswordResetThrottle(_PerClientIp):

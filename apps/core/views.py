@@ -36,3 +36,26 @@ def problem_403(request: HttpRequest, exception: Exception) -> HttpResponse:
         body = problem(403, "You may not do this.", code="forbidden")
         return JsonResponse(body, status=403, content_type="application/problem+json")
     return permission_denied(request, exception)
+
+
+def throttled_admin_login(request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+    """Django admin's sign-in behind the API's sign-in limits (per client IP and per account):
+    a staff password opens every rep's account, so it must not be guessable at full speed."""
+    import math
+
+    from django.contrib import admin
+
+    from apps.core.throttles import AccountLoginThrottle, LoginThrottle
+
+    if request.method == "POST":
+        for throttle in (LoginThrottle(), AccountLoginThrottle()):
+            if not throttle.allow_request(request, None):  # type: ignore[arg-type]
+                wait = math.ceil(throttle.wait() or 60)
+                response = HttpResponse(
+                    "Too many sign-in attempts. Try again later.",
+                    status=429,
+                    content_type="text/plain; charset=utf-8",
+                )
+                response["Retry-After"] = str(wait)
+                return response
+    return admin.site.login(request, extra_context)

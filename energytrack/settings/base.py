@@ -195,6 +195,7 @@ REST_FRAMEWORK = {
     "NUM_PROXIES": env.int("DJANGO_NUM_PROXIES", default=0),
     "DEFAULT_THROTTLE_RATES": {
         "login": env("THROTTLE_LOGIN", default="10/min"),
+        "login_account": env("THROTTLE_LOGIN_ACCOUNT", default="20/hour"),
         "password_reset": env("THROTTLE_PASSWORD_RESET", default="5/hour"),
         "writes": env("THROTTLE_WRITES", default="600/min"),
         "imports": env("THROTTLE_IMPORTS", default="20/hour"),

@@ -56,6 +56,7 @@ REST_FRAMEWORK = {**REST_FRAMEWORK}  # noqa: F405
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
     **REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
     "login": "1000/min",
+    "login_account": "1000/min",
     "password_reset": "1000/min",
     "writes": "100000/min",
     "imports": "1000/min",

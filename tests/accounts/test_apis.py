@@ -441,6 +441,41 @@ def test_password_reset_confirm_ends_existing_sessions(
     assert_problem(signed_in.get(ME), 401)
 
 
+def test_password_reset_confirm_revokes_api_tokens(
+    user, django_capture_on_commit_callbacks, tasks_inline
+):
+    """A reset is account recovery: a token whoever held the account made must stop working
+    (before, it still read the whole export)."""
+    _token, raw = api_token_create(user=user, name="made by an intruder")
+    bearer = APIClient(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert bearer.get(ME).status_code == 200
+    uid, token = _reset_link(user, django_capture_on_commit_callbacks)
+    APIClient().post(
+        RESET_CONFIRM, {"uid": uid, "token": token, "new_password": NEW_PASSWORD}, format="json"
+    )
+    assert_problem(bearer.get(ME), 401)
+    assert not ApiToken.objects.filter(user=user, revoked_at__isnull=True).exists()
+
+
+def test_an_account_added_in_admin_with_capitals_can_sign_in_and_is_not_doubled():
+    from django.test import Client
+
+    operator = UserFactory(is_staff=True, is_superuser=True)
+    admin = Client()
+    admin.force_login(operator)
+    form = {"email": "Bob.Smith@Example.com", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD}
+    assert admin.post("/admin/accounts/user/add/", form).status_code == 302
+    assert User.objects.filter(email="bob.smith@example.com").exists()
+    signed_in = APIClient().post(
+        "/api/v1/auth/login", {"email": "Bob.Smith@Example.com", "password": NEW_PASSWORD}
+    )
+    assert signed_in.status_code == 200, signed_in.content
+    form["email"] = "bob.smith@EXAMPLE.com"
+    again = admin.post("/admin/accounts/user/add/", form)
+    assert again.status_code == 200  # the form shows the error
+    assert User.objects.filter(email__iexact="bob.smith@example.com").count() == 1
+
+
 @pytest.mark.parametrize(
     "case", ["bad-token", "bad-uid", "garbage-uid", "other-users-token"], ids=str
 )

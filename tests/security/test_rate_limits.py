@@ -25,6 +25,7 @@ from apps.accounts.services import api_token_create, invitation_create, team_cre
 from apps.coaching import services as coaching_services
 from apps.coaching.models import ShareGrant
 from apps.core.throttles import (
+    AccountLoginThrottle,
     ImportThrottle,
     LoginThrottle,
     PasswordResetThrottle,
@@ -230,3 +231,67 @@ def test_webhook_deliveries_are_limited_per_client_ip(monkeypatch: pytest.Monkey
     assert_throttled(client.post(url, {}, format="json", **headers), window_seconds=60)
     other = APIClient(REMOTE_ADDR="198.51.100.7")
     assert other.post(url, {}, format="json", **headers).status_code != 429
+
+
+def test_addresses_of_one_ipv6_64_share_the_login_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A host gets a whole /64: counting each address would give it 2^64 tries."""
+    user = consenting()
+    slow_down(monkeypatch, LoginThrottle, "3/min")
+    statuses = [
+        APIClient(REMOTE_ADDR=f"2001:db8:1:2::{n + 1:x}")
+        .post("/api/v1/auth/login", {"email": user.email, "password": f"guess-{n}"})
+        .status_code
+        for n in range(6)
+    ]
+    assert statuses == [400, 400, 400, 429, 429, 429], statuses
+    # Another /64 has its own count.
+    other = APIClient(REMOTE_ADDR="2001:db8:1:3::1")
+    assert (
+        other.post("/api/v1/auth/login", {"email": user.email, "password": "x"}).status_code == 400
+    )
+
+
+def test_guesses_for_one_account_from_many_addresses_are_limited(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    user = consenting()
+    slow_down(monkeypatch, AccountLoginThrottle, "3/hour")
+    statuses = [
+        APIClient(REMOTE_ADDR=f"198.51.100.{n + 1}")
+        .post("/api/v1/auth/login", {"email": user.email.upper(), "password": f"guess-{n}"})
+        .status_code
+        for n in range(5)
+    ]
+    assert statuses == [400, 400, 400, 429, 429], statuses
+    # The right password is refused too while the account is limited; other accounts are not.
+    refused = APIClient(REMOTE_ADDR="203.0.113.9").post(
+        "/api/v1/auth/login", {"email": user.email, "password": PASSWORD}
+    )
+    assert_throttled(refused, window_seconds=3600)
+    someone = consenting()
+    assert (
+        APIClient(REMOTE_ADDR="203.0.113.9")
+        .post("/api/v1/auth/login", {"email": someone.email, "password": PASSWORD})
+        .status_code
+        == 200
+    )
+
+
+def test_the_admin_sign_in_is_limited_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A staff password opens every rep's account: the admin's login form counts like the
+    API's."""
+    from django.test import Client
+
+    staff = consenting()
+    staff.is_staff = True
+    staff.save(update_fields=["is_staff"])
+    slow_down(monkeypatch, LoginThrottle, "3/min")
+    client = Client()
+    statuses = [
+        client.post(
+            "/admin/login/", {"username": staff.email, "password": f"guess-{n}"}
+        ).status_code
+        for n in range(5)
+    ]
+    assert statuses == [200, 200, 200, 429, 429], statuses
+    assert int(client.post("/admin/login/", {"username": staff.email})["Retry-After"]) > 0
