@@ -98,6 +98,11 @@ class InvitationAdmin(admin.ModelAdmin):
     exclude = ("token_hash",)
     readonly_fields = ("accepted_at", "accepted_by")
 
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # An invitation is a secret link sent by e-mail (accounts.services.invitation_create);
+        # a row made here would have no token, and a second one would collide.
+        return False
+
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):

@@ -970,3 +970,13 @@ def test_a_name_longer_than_documented_is_refused_even_with_spaces_around(api):
     body = assert_problem(response, 400)
     assert list(body["errors"]) == ["name"]
     assert api.post(TEAMS, {"name": " " + "x" * 119}, format="json").status_code == 201
+
+
+def test_invitations_are_not_made_in_admin():
+    """Made there, an invitation has no token (and a second one collided: a 500)."""
+    from django.test import Client
+
+    operator = UserFactory(is_staff=True, is_superuser=True)
+    admin = Client()
+    admin.force_login(operator)
+    assert admin.get("/admin/accounts/invitation/add/").status_code == 403
