@@ -36,6 +36,10 @@ def merge_day(
         for name in WORK_COLUMNS:
             value = work.get(name)
             row[name] = None if value is None else float(value)
+        # Deal values of a day in two currencies have no sum (10,000 euro cents and 1,000,000
+        # yen are not 1,010,000 of anything): the day has no pipeline value.
+        if row["deal_value"] and "deal_value_currency" in work and not work["deal_value_currency"]:
+            row["deal_value"] = None
     row["working_day"] = day.weekday() < 5 or bool(work)
     return row
 

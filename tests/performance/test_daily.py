@@ -283,3 +283,18 @@ def test_joining_a_stricter_team_requalifies(
     tasks.meetings_requalify(user_ids)
     [row] = selectors.daily_quality(user=org.anna, date_from=DAY, date_to=DAY)
     assert row["qualified_meetings"] == 0
+
+
+def test_a_day_of_deals_in_two_currencies_has_no_pipeline_value_for_insights(user: Any) -> None:
+    """10,000 euro cents and 1,000,000 yen are not 1,010,000 of anything."""
+    from apps.insights.models import DayFeature
+    from apps.insights.services import day_features_rebuild
+
+    _meeting(user, "2026-11-16T10:00:00+01:00", deal_value_cents=10_000, currency="EUR")
+    _meeting(user, "2026-11-16T14:00:00+01:00", deal_value_cents=1_000_000, currency="JPY")
+    _meeting(user, "2026-11-17T10:00:00+01:00", deal_value_cents=25_000, currency="EUR")
+    day_features_rebuild(user_ids=[user.pk], date_from=DAY, date_to=DAY + dt.timedelta(days=1))
+
+    features = dict(DayFeature.objects.filter(user=user).values_list("local_date", "deal_value"))
+    assert features[DAY] is None
+    assert features[DAY + dt.timedelta(days=1)] == 25000
