@@ -77,8 +77,11 @@ class AccountLoginThrottle(FixedWindowThrottle):
     scope = "login_account"
 
     def get_cache_key(self, request: Request, view: Any) -> str | None:
+        # The API's JSON body names it "email"; Django admin's login form, "username".
         data = request.data if hasattr(request, "data") else request.POST
-        email = data.get("email") or data.get("username") if hasattr(data, "get") else None
+        if not hasattr(data, "get"):
+            return None
+        email = data.get("email") or data.get("username")
         if not isinstance(email, str) or not email.strip():
             return None
         digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()

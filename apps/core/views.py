@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
+from django.contrib import admin
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.defaults import bad_request, page_not_found, permission_denied, server_error
 
 from apps.core.errors import problem
+from apps.core.throttles import AccountLoginThrottle, LoginThrottle
 
 
 def problem_404(request: HttpRequest, exception: Exception) -> HttpResponse:
@@ -41,12 +45,6 @@ def problem_403(request: HttpRequest, exception: Exception) -> HttpResponse:
 def throttled_admin_login(request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
     """Django admin's sign-in behind the API's sign-in limits (per client IP and per account):
     a staff password opens every rep's account, so it must not be guessable at full speed."""
-    import math
-
-    from django.contrib import admin
-
-    from apps.core.throttles import AccountLoginThrottle, LoginThrottle
-
     if request.method == "POST":
         for throttle in (LoginThrottle(), AccountLoginThrottle()):
             if not throttle.allow_request(request, None):  # type: ignore[arg-type]
