@@ -150,6 +150,27 @@ def _effective_call_stats(
     )
 
 
+def _effective_meetings(
+    *, user_ids: Iterable[Any], date_from: dt.date, date_to: dt.date
+) -> QuerySet[Meeting]:
+    """The meetings the metrics count: on each (user, day), only those of the source that wins
+    by CALL_SOURCE_PRECEDENCE. A meeting the rep typed and the same meeting imported from the
+    CRM later (or sent by both its CSV export and its webhook) share no key to match them by;
+    as for calls, the CRM's record of the day wins and the other rows are kept, outranked."""
+    better = (
+        Meeting.objects.filter(user_id=OuterRef("user_id"), local_date=OuterRef("local_date"))
+        .alias(rank=_SOURCE_RANK)
+        .filter(rank__lt=OuterRef("rank"))
+    )
+    return (
+        Meeting.objects.filter(
+            user_id__in=list(user_ids), local_date__gte=date_from, local_date__lte=date_to
+        )
+        .alias(rank=_SOURCE_RANK)
+        .filter(~Exists(better))
+    )
+
+
 def _meeting_aggregates() -> dict[str, Any]:
     return {
         "meetings": Count("id"),
@@ -184,6 +205,7 @@ def _metrics(calls: Mapping[str, Any] | None, meetings: Mapping[str, Any] | None
         "conversations": calls["conversations"] if calls else None,
         "talk_minutes": calls["talk_minutes"] if calls else None,
         "call_source": calls.get("source") if calls else None,
+        "meeting_source": meetings.get("source") if meetings else None,
         "meetings": meetings["meetings"] if meetings else 0,
         "meetings_held": held,
         "meetings_no_show": meetings["meetings_no_show"] if meetings else 0,
@@ -205,7 +227,8 @@ def daily_quality_for_users(
     Two queries for any number of users and days. Keys of each row: calls, connected_calls,
     connect_rate, conversations, talk_minutes, meetings, meetings_held, meetings_no_show,
     qualified_meetings, qualified_share, mean_bant, decision_maker_rate, deal_value (minor
-    units of held meetings), deal_value_currency, call_source, plus user_id and local_date.
+    units of held meetings), deal_value_currency, call_source, meeting_source (the one source
+    whose meetings count that day), plus user_id and local_date.
     Rates are null when their denominator is zero; call figures are null on days without any.
     """
     ids = [uuid.UUID(str(user_id)) for user_id in user_ids]
@@ -222,10 +245,9 @@ def daily_quality_for_users(
     }  # fmt: skip
     meetings = {
         (row["user_id"], row["local_date"]): row
-        for row in Meeting.objects.filter(
-            user_id__in=ids, local_date__gte=date_from, local_date__lte=date_to
-        )
-        .values("user_id", "local_date")
+        # One source per (user, day) remains: grouping by it too keeps the groups and names it.
+        for row in _effective_meetings(user_ids=ids, date_from=date_from, date_to=date_to)
+        .values("user_id", "local_date", "source")
         .annotate(**_meeting_aggregates())
         .order_by()
     }
@@ -277,9 +299,7 @@ def team_sales(*, team: Team, date_from: dt.date, date_to: dt.date) -> list[dict
     }
     meetings = {
         row["user_id"]: row
-        for row in Meeting.objects.filter(
-            user_id__in=ids, local_date__gte=date_from, local_date__lte=date_to
-        )
+        for row in _effective_meetings(user_ids=ids, date_from=date_from, date_to=date_to)
         .values("user_id")
         .annotate(**_meeting_aggregates())
         .order_by()
@@ -288,6 +308,7 @@ def team_sales(*, team: Team, date_from: dt.date, date_to: dt.date) -> list[dict
     for rep in reps:
         metrics = _metrics(calls.get(rep["user_id"]), meetings.get(rep["user_id"]))
         metrics.pop("call_source")
+        metrics.pop("meeting_source")
         out.append(
             {
                 "user_id": rep["user_id"],

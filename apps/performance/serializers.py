@@ -190,6 +190,10 @@ class QualityMetricsSerializer(serializers.Serializer):
 class DailyRowSerializer(QualityMetricsSerializer):
     local_date = serializers.DateField()
     call_source = serializers.CharField(allow_null=True)
+    meeting_source = serializers.CharField(
+        allow_null=True,
+        help_text="The source whose meetings count this day (webhook, then CSV, then typed).",
+    )
 
 
 class DailyOutSerializer(serializers.Serializer):

@@ -74,6 +74,7 @@ def test_metrics_of_one_day(user: Any) -> None:
     assert row["deal_value"] == 1_250_000
     assert row["deal_value_currency"] == "EUR"
     assert row["call_source"] == "manual"
+    assert row["meeting_source"] == "manual"
 
 
 def test_days_without_calls_or_meetings_say_so_with_nulls(user: Any) -> None:
@@ -120,6 +121,43 @@ def test_crm_call_figures_win_over_typed_ones(org: Org, media_root: Any) -> None
     assert rows[DAY + dt.timedelta(days=1)]["calls"] == 7
     # Both rows are kept: the typed figures are not lost, only outranked.
     assert DailyCallStats.objects.filter(user=org.anna, local_date=DAY).count() == 2
+
+
+_MEETING_COLUMNS = {
+    "budget": "BANT Budget",
+    "authority": "BANT Authority",
+    "need": "BANT Need",
+    "timeline": "BANT Timeline",
+    "decision_maker_present": "Decision maker",
+    "deal_value": "Deal value",
+}
+
+
+def test_a_typed_meeting_imported_later_counts_once(org: Org, media_root: Any) -> None:
+    """Anna typed her 14:00 meeting of the 16th and one on the 19th; the HubSpot export then
+    brings the 16th's meetings (the typed one among them) and nothing of the 19th."""
+    _meeting(org.anna, "2026-11-16T14:00:00+01:00", budget=True, authority=True, need=True)
+    _meeting(org.anna, "2026-11-19T10:00:00+01:00", budget=True)
+    response = post_import(
+        client_for(org.admin),
+        data_file("hubspot_meetings.csv"),
+        format="hubspot_meetings",
+        team_id=str(org.team.pk),
+        column_map=_MEETING_COLUMNS,
+    )
+    assert response.status_code == 201, response.content
+    rows = {row["local_date"]: row for row in selectors.daily_quality(
+        user=org.anna, date_from=DAY, date_to=DAY + dt.timedelta(days=3)
+    )}  # fmt: skip
+    # The CRM's two meetings of the 16th, not three: the typed one is outranked.
+    assert rows[DAY]["meeting_source"] == "csv"
+    assert (rows[DAY]["meetings"], rows[DAY]["meetings_held"]) == (2, 2)
+    assert (rows[DAY]["qualified_meetings"], rows[DAY]["mean_bant"]) == (1, 2.0)
+    # A day the CRM has nothing for keeps the typed meeting.
+    day19 = rows[DAY + dt.timedelta(days=3)]
+    assert (day19["meeting_source"], day19["meetings"]) == ("manual", 1)
+    # Kept, only outranked: the rep's own list still has every meeting.
+    assert selectors.meeting_list(user=org.anna, date_from=DAY, date_to=DAY).count() == 3
 
 
 def test_batch_variant_is_keyed_by_user_and_day_in_constant_queries(

@@ -12,6 +12,7 @@ from django.utils.dateparse import parse_datetime
 
 from apps.accounts.models import Membership, Role, Team
 from apps.journal.services import EntryInput, entries_upsert
+from apps.performance import services
 from apps.privacy.models import Category
 from apps.privacy.services import consent_grant
 from tests.core.problems import assert_problem
@@ -80,6 +81,27 @@ def test_org_admin_sees_sales_figures_per_rep(org: Org) -> None:
     assert anna["qualified_share"] == 0.5 and anna["mean_bant"] == 2.0
     assert (anna["deal_value"], anna["deal_value_currency"]) == (1_250_000, "EUR")
     assert (bram["calls"], bram["meetings_held"], bram["qualified_meetings"]) == (2, 1, 1)
+
+
+def test_a_meeting_typed_and_imported_counts_once_in_the_team_view(org: Org) -> None:
+    """Anna typed her meeting of the 16th before the admin imported the CRM's export."""
+    services.meeting_upsert(
+        user=org.anna,
+        meeting_id=uuid.uuid4(),
+        values={
+            "occurred_at": parse_datetime("2026-11-16T14:00:00+01:00"),
+            "status": "held",
+            "budget": True,
+            "authority": True,
+            "need": True,
+        },
+    )
+    _load(org)
+    anna = next(
+        rep for rep in client_for(org.admin).get(_url(org)).json()["reps"]
+        if rep["email"] == "anna@acme.test"
+    )
+    assert (anna["meetings"], anna["meetings_held"], anna["qualified_meetings"]) == (3, 2, 1)
 
 
 def test_the_team_view_never_contains_journal_data(org: Org) -> None:
