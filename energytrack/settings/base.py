@@ -127,7 +127,11 @@ else:
         }
     }
 
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+# Django's cached_db, except that the Redis copy of a session lives at most
+# SESSION_CACHE_SECONDS: a sign-out whose cache deletion failed ends the session that much
+# later at most (apps/core/sessions.py). One session read from PostgreSQL a minute per rep.
+SESSION_ENGINE = "apps.core.sessions"
+SESSION_CACHE_SECONDS = env.int("SESSION_CACHE_SECONDS", default=60)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = 60 * 60 * 24 * 30
