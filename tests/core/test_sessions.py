@@ -10,10 +10,12 @@ from typing import Any
 
 import pytest
 import redis
+from asgiref.sync import async_to_sync
 from django.test import override_settings
 from rest_framework.test import APIClient
 
 from apps.core.cache import _RETRY_AFTER_SECONDS
+from apps.core.sessions import SessionStore
 from tests.reliability.services import PrivateRedis
 
 pytestmark = [pytest.mark.redis, pytest.mark.django_db]
@@ -94,3 +96,19 @@ def test_a_sign_out_that_redis_missed_ends_the_session_once_the_copy_expires(
     thief = APIClient()
     thief.cookies["sessionid"] = cookie
     assert thief.get(ME).status_code in (401, 403)
+
+
+def test_the_async_session_methods_cap_the_copy_too(
+    user: Any, sessions_in_private_redis: redis.Redis
+) -> None:
+    store = SessionStore()
+    store["marker"] = "async"
+    async_to_sync(store.asave)(must_create=True)
+    [key] = _session_keys(sessions_in_private_redis)
+    assert 0 < sessions_in_private_redis.ttl(key) <= CACHED_SECONDS
+    sessions_in_private_redis.delete(key)
+
+    again = SessionStore(store.session_key)
+    assert async_to_sync(again.aload)() == {"marker": "async"}  # from the database row
+    [key] = _session_keys(sessions_in_private_redis)
+    assert 0 < sessions_in_private_redis.ttl(key) <= CACHED_SECONDS
