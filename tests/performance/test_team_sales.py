@@ -98,7 +98,8 @@ def test_a_meeting_typed_and_imported_counts_once_in_the_team_view(org: Org) -> 
     )
     _load(org)
     anna = next(
-        rep for rep in client_for(org.admin).get(_url(org)).json()["reps"]
+        rep
+        for rep in client_for(org.admin).get(_url(org)).json()["reps"]
         if rep["email"] == "anna@acme.test"
     )
     assert (anna["meetings"], anna["meetings_held"], anna["qualified_meetings"]) == (3, 2, 1)
