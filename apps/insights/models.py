@@ -29,6 +29,8 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "decision_maker_rate",
     "deal_value",
 )
+#: Every stored value of a day row: the features, and the currency deal_value is counted in.
+DAY_COLUMNS: tuple[str, ...] = (*FEATURE_COLUMNS, "deal_value_currency")
 
 
 class DayFeature(models.Model):
@@ -54,6 +56,15 @@ class DayFeature(models.Model):
     qualified_share = models.FloatField(null=True)
     decision_maker_rate = models.FloatField(null=True)
     deal_value = models.FloatField(null=True, help_text="Pipeline value in minor units.")
+    # Minor units of different currencies are not one scale: the engine compares a rep's days
+    # only within their main currency (apps.insights.features.main_currencies). Null, like
+    # every other column of the row, means "none": no value that day, or several currencies.
+    deal_value_currency = models.CharField(  # noqa: DJ001
+        max_length=3,
+        null=True,
+        blank=True,
+        help_text="ISO 4217 code of deal_value; null: no value, or several currencies.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from apps.insights.messages import render
-from apps.insights.models import FEATURE_COLUMNS, DayFeature, Insight, InsightProgress, StaleDay
+from apps.insights.models import DAY_COLUMNS, DayFeature, Insight, InsightProgress, StaleDay
 from apps.privacy.registry import PrivacyHandler, register
 
 
@@ -12,7 +12,7 @@ def export_user(user: Any) -> dict[str, Any]:
         "day_features": list(
             DayFeature.objects.filter(user=user)
             .order_by("local_date")
-            .values("local_date", "working_day", *FEATURE_COLUMNS)
+            .values("local_date", "working_day", *DAY_COLUMNS)
         ),
         "insights": list(
             Insight.objects.filter(user=user)

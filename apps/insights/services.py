@@ -26,7 +26,7 @@ from apps.insights import engine
 from apps.insights.features import merge_day, to_arrays
 from apps.insights.messages import MONEY_OUTCOMES, SHARE_OUTCOMES, message_params
 from apps.insights.models import (
-    FEATURE_COLUMNS,
+    DAY_COLUMNS,
     DayFeature,
     Insight,
     InsightProgress,
@@ -89,7 +89,7 @@ def day_features_rebuild(*, user_ids: list[Any], date_from: dt.date, date_to: dt
                 batch_size=2000,
                 update_conflicts=True,
                 unique_fields=["user", "local_date"],
-                update_fields=[*FEATURE_COLUMNS, "working_day", "updated_at"],
+                update_fields=[*DAY_COLUMNS, "working_day", "updated_at"],
             )
     return len(rows)
 
@@ -215,7 +215,8 @@ def _compute_batch(users: list[User], day: dt.date, days: int) -> dict[str, int]
 def _feature_rows(
     user_ids: list[Any], first: dt.date, last: dt.date
 ) -> Iterable[tuple[Any, dt.date, dict[str, Any]]]:
-    columns = ("user_id", "local_date", "working_day", *FEATURE_COLUMNS)
+    # The currency comes along so to_arrays can keep each rep's deal values in one currency.
+    columns = ("user_id", "local_date", "working_day", *DAY_COLUMNS)
     for row in DayFeature.objects.filter(
         user_id__in=user_ids, local_date__gte=first, local_date__lte=last
     ).values_list(*columns):
