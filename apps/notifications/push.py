@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import functools
 import ipaddress
+import math
 import re
 import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,6 +29,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from django.conf import settings
 from py_vapid import Vapid02, VapidException
 from pywebpush import WebPusher, WebPushException
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 MAX_ENDPOINT_LENGTH = 2048
 P256DH_BYTES = 65
@@ -60,8 +66,27 @@ def resolve_host(host: str, port: int) -> list[str]:
     return sorted({str(info[4][0]) for info in infos})
 
 
+# IPv6 prefixes that carry an IPv4 address in their last 32 bits and reach it: NAT64's
+# well-known prefix (RFC 6052; DNS64 answers with it on IPv6-only networks) and the
+# deprecated IPv4-compatible form ::a.b.c.d. Python calls all of them "global".
+_IPV4_EMBEDDING = (
+    ipaddress.IPv6Network("64:ff9b::/96"),
+    ipaddress.IPv6Network("::/96"),
+)
+# NAT64 for local use (RFC 8215) translates to any IPv4 address the operator picks; and the
+# old site-local range (RFC 3879) is still routed inside some networks.
+_IPV6_NEVER = (
+    ipaddress.IPv6Network("64:ff9b:1::/48"),
+    ipaddress.IPv6Network("fec0::/10"),
+)
+
+
 def _public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     if isinstance(address, ipaddress.IPv6Address):
+        if any(address in network for network in _IPV6_NEVER):
+            return False
+        if any(address in network for network in _IPV4_EMBEDDING):
+            return _public(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
         embedded = (
             address.ipv4_mapped
             or address.sixtofour
@@ -243,8 +268,70 @@ class PushResult:
 
 
 def _retry_after(response: requests.Response) -> int | None:
-    value = response.headers.get("Retry-After", "")
-    return int(value) if value.isdigit() else None
+    """RFC 9110 §10.2.3: delay-seconds or an HTTP-date."""
+    value = response.headers.get("Retry-After", "").strip()
+    if value.isdigit():
+        return int(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    seconds = math.ceil((when - dt.datetime.now(tz=dt.UTC)).total_seconds())
+    return seconds if seconds > 0 else None
+
+
+class UnsafeAddressError(Exception):
+    """The push service's name led the connection to an address we never send to.
+
+    Not an OSError on purpose: urllib3 would take it for a network fault and retry."""
+
+
+def _peer_allowed(address: str) -> bool:
+    ip = _parse_ip(address)
+    return ip is not None and (_public(ip) or (loopback_allowed() and ip.is_loopback))
+
+
+def _checked_socket(sock: socket.socket) -> socket.socket:
+    # The endpoint check resolved the name once; the connection resolved it again and may
+    # have got another answer (DNS rebinding). The address really connected to decides,
+    # before a byte of the request is written.
+    try:
+        peer = str(sock.getpeername()[0])
+    except OSError:
+        peer = ""
+    if not _peer_allowed(peer):
+        sock.close()
+        raise UnsafeAddressError
+    return sock
+
+
+class _CheckedHTTPConnection(HTTPConnection):
+    def _new_conn(self) -> socket.socket:
+        return _checked_socket(super()._new_conn())
+
+
+class _CheckedHTTPSConnection(HTTPSConnection):
+    def _new_conn(self) -> socket.socket:
+        return _checked_socket(super()._new_conn())
+
+
+class _CheckedHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = _CheckedHTTPConnection
+
+
+class _CheckedHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = _CheckedHTTPSConnection
+
+
+class _CheckedAdapter(HTTPAdapter):
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _CheckedHTTPConnectionPool,
+            "https": _CheckedHTTPSConnectionPool,
+        }
 
 
 class PushSender:
@@ -261,7 +348,11 @@ class PushSender:
         self.session.trust_env = False
         proxy = getattr(settings, "PUSH_EGRESS_PROXY", "")
         if proxy:
+            # The configured egress proxy is the one peer; it enforces where pushes may go.
             self.session.proxies = {"https": proxy, "http": proxy}
+        else:
+            for scheme in ("https://", "http://"):
+                self.session.mount(scheme, _CheckedAdapter())
         self._vapid: dict[str, tuple[dict[str, str], float]] = {}
         self._checked_hosts: dict[tuple[str, str, bool], float] = {}
         self._lock = threading.Lock()
@@ -315,6 +406,8 @@ class PushSender:
                 ttl=ttl,
                 timeout=(CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS),
             )
+        except UnsafeAddressError:
+            return PushResult("rejected", "unsafe-endpoint")
         except requests.TooManyRedirects:
             return PushResult("rejected", "redirect")
         except requests.Timeout:
@@ -323,6 +416,11 @@ class PushSender:
             return PushResult("transient", "connection")
         except (WebPushException, ValueError):
             return PushResult("rejected", "bad-subscription")
+        except requests.RequestException:
+            # E.g. the connection reset while the answer was read: this message may or may
+            # not have arrived, and the same Topic replaces it at the push service if resent.
+            # Raising instead would crash the batch and lose the other reps' claimed rows.
+            return PushResult("transient", "broken-answer")
         assert isinstance(response, requests.Response)
         status = response.status_code
         if 200 <= status < 300:

@@ -121,14 +121,34 @@ def _single_insight_id(notification: Notification) -> str | None:
     return str(ids[0]) if len(ids) == 1 else None
 
 
-def notification_detail(notification: Notification, *, locale: str) -> str | None:
-    """The rendered source of a notification (the insight's sentence), if it has one."""
-    insight_id = _single_insight_id(notification)
-    if insight_id is None:
-        return None
-    return insight_messages(user=notification.user, insight_ids=[insight_id], locale=locale).get(
-        insight_id
-    )
+def notification_details(*, notifications: Iterable[Notification]) -> dict[Any, str]:
+    """Notification id -> the sentence of the one insight it announces, for notifications of
+    many reps, each in its rep's language, in one query (a batch of detailed pushes). Only a
+    rep's own insights, by the rule of ``insight_list(include_old=True)``: a dismissed one is
+    not quoted."""
+    wanted = {
+        n.pk: (str(n.user_id), insight_id, n.user.locale)
+        for n in notifications
+        if (insight_id := _single_insight_id(n)) is not None
+    }
+    if not wanted:
+        return {}
+    from apps.insights.models import Insight
+    from apps.insights.selectors import insight_to_dict
+
+    insights = {
+        str(i.pk): i
+        for i in Insight.objects.filter(
+            user_id__in={user_id for user_id, _, _ in wanted.values()},
+            pk__in={insight_id for _, insight_id, _ in wanted.values()},
+        ).exclude(status=Insight.Status.DISMISSED)
+    }
+    details = {}
+    for pk, (user_id, insight_id, locale) in wanted.items():
+        insight = insights.get(insight_id)
+        if insight is not None and str(insight.user_id) == user_id:
+            details[pk] = insight_to_dict(insight, locale)["message"]
+    return details
 
 
 def _delivery_to_dict(delivery: Delivery) -> dict[str, Any]:

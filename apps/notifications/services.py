@@ -576,6 +576,8 @@ class _Job:
     prefs: NotificationPreferences
     subscriptions: list[PushSubscription]
     checked_in: bool
+    # The insight sentence a detailed push quotes (loaded for the batch at once).
+    detail: str | None = None
 
 
 @dataclass
@@ -714,20 +716,15 @@ def _finish(
     return outcome
 
 
-def _push_payload(notification: Notification, prefs: NotificationPreferences) -> bytes:
-    user = notification.user
-    detail = (
-        selectors.notification_detail(notification, locale=user.locale)
-        if prefs.push_detailed
-        else None
-    )
+def _push_payload(job: _Job) -> bytes:
+    notification, prefs = job.delivery.notification, job.prefs
     text = messages.push_text(
         notification.title_key,
         notification.params,
-        locale=user.locale,
+        locale=notification.user.locale,
         detailed=prefs.push_detailed,
         body=notification.body,
-        detail=detail,
+        detail=job.detail if prefs.push_detailed else None,
     )
     return json.dumps(
         {
@@ -764,7 +761,7 @@ def _send_push(job: _Job, sender: push.PushSender | None, batch: _Batch) -> _Res
             return _Result(Delivery.State.SENT, "sent")
         return _Result(Delivery.State.SKIPPED, "no-subscription")
     sender = sender or _sender(config)
-    payload = _push_payload(notification, prefs)
+    payload = _push_payload(job)
     codes: Counter[str] = Counter()
     transient: list[push.PushResult] = []
     for subscription in subscriptions:
@@ -868,6 +865,14 @@ def _load(delivery_ids: Sequence[int]) -> list[tuple[int, _Job | None]]:
         if d.notification.kind == Notification.Kind.REMINDER
     }
     checked_in = selectors.checked_in(user_days=reminder_days.values())
+    details = selectors.notification_details(
+        notifications=[
+            d.notification
+            for d in rows.values()
+            if d.channel == Delivery.Channel.PUSH
+            and prefs[str(d.notification.user_id)].push_detailed
+        ]
+    )
     loaded: list[tuple[int, _Job | None]] = []
     for delivery_id in delivery_ids:
         delivery = rows.get(delivery_id)
@@ -880,6 +885,7 @@ def _load(delivery_ids: Sequence[int]) -> list[tuple[int, _Job | None]]:
             prefs=prefs[uid],
             subscriptions=subscriptions.get(uid, []),
             checked_in=reminder_days.get(delivery_id) in checked_in,
+            detail=details.get(delivery.notification_id),
         )
         loaded.append((delivery_id, job))
     return loaded

@@ -51,6 +51,8 @@ class FakePushService:
     arrived: threading.Event = field(default_factory=threading.Event)
     # Retry-After sent with 429 and 503 answers
     retry_after: str = ""
+    # paths whose answer is cut off after the headers (a connection reset mid-response)
+    broken: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         service = self
@@ -69,6 +71,10 @@ class FakePushService:
                     )
                 )
                 service.arrived.set()
+                if self.path in service.broken:
+                    self.wfile.write(b"HTTP/1.1 201 Created\r\nContent-Length: 10\r\n\r\n")
+                    self.close_connection = True
+                    return
                 if service.hold is not None:
                     service.hold.wait(timeout=30)
                 self.send_response(status)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from typing import Any
 
 import pytest
 import time_machine
@@ -13,7 +14,7 @@ from apps.notifications import services, tasks
 from apps.notifications.models import Delivery, PushSubscription
 from tests.insights.sweep import make_insight
 from tests.notifications.conftest import VAPID_SUBJECT
-from tests.notifications.fakepush import verify_vapid
+from tests.notifications.fakepush import FakePushService, verify_vapid
 
 # Thursday 26 November 2026, 11:00 in Amsterdam: outside the default quiet hours.
 NOON = dt.datetime(2026, 11, 26, 10, 0, tzinfo=dt.UTC)
@@ -224,6 +225,22 @@ def test_retry_after_from_the_push_service_is_respected(user, push_service, subs
 
 
 @pytest.mark.django_db
+def test_retry_after_as_an_http_date_is_respected(
+    user: Any, push_service: FakePushService, subscribe: Any
+) -> None:
+    from email.utils import format_datetime
+
+    subscribe(user)
+    _, delivery = _insight_notification(user)
+    push_service.scripted["/push/sub"] = [503]
+    # RFC 9110 §10.2.3: Retry-After is delay-seconds or an HTTP-date.
+    push_service.retry_after = format_datetime(NOON + dt.timedelta(minutes=10), usegmt=True)
+    with pytest.raises(services.TransientDeliveryError) as info:
+        services.delivery_send(delivery_id=delivery.pk)
+    assert 590 <= info.value.retry_in <= 600
+
+
+@pytest.mark.django_db
 def test_connection_refused_is_transient(user, subscribe, push_service) -> None:
     import socket
 
@@ -354,3 +371,46 @@ def test_push_without_vapid_keys_is_skipped(user, push_service, subscribe, setti
     settings.VAPID_PRIVATE_KEY = ""
     assert tasks.deliver(delivery.pk) == "push-not-configured"
     assert push_service.received == []
+
+
+def test_a_name_that_points_elsewhere_at_connect_time_gets_no_request(settings: Any) -> None:
+    """DNS rebinding: the check saw a public address, the connection would reach loopback.
+    The address actually connected to is checked before a byte of the request is sent."""
+    import socket
+
+    from apps.notifications import push
+    from tests.notifications.fakepush import FakeBrowser
+
+    settings.PUSH_ALLOW_LOOPBACK = False
+    settings.DEBUG = False
+    config = push.vapid_config()
+    assert config is not None
+    # The name's first answer (the check) is public; the operating system's next answer
+    # (the connection) is 127.0.0.1: "localhost" plays the rebound name.
+    sender = push.PushSender(config, resolver=lambda host, port: ["93.184.215.14"])
+    browser = FakeBrowser()
+    with socket.socket() as internal:
+        internal.bind(("127.0.0.1", 0))
+        internal.listen()
+        internal.settimeout(0.5)
+        port = internal.getsockname()[1]
+        try:
+            result = sender.send(
+                push.PushTarget(f"https://localhost:{port}/admin", browser.p256dh, browser.auth),
+                b"{}",
+                ttl=60,
+                urgency="normal",
+                topic="rebinding",
+            )
+        finally:
+            sender.close()
+        received = b""
+        try:
+            connection, _ = internal.accept()
+            with connection:
+                connection.settimeout(0.5)
+                received = connection.recv(4096)
+        except TimeoutError:
+            pass
+    assert received == b""
+    assert result == push.PushResult("rejected", "unsafe-endpoint")

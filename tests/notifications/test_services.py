@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 import time_machine
@@ -12,6 +13,7 @@ from apps.notifications import selectors, services
 from apps.notifications.models import Delivery, Notification
 from tests.factories import UserFactory
 from tests.insights.sweep import make_insight
+from tests.notifications.fakepush import FakePushService
 
 UTC = dt.UTC
 
@@ -77,3 +79,27 @@ def test_batch_check_in_lookup_agrees_with_the_journal(consenting_user, checkin)
             (str(consenting_user.pk), dt.date(2026, 11, 25)),
         }
     )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("detailed", [False, True])
+def test_a_batch_of_pushes_takes_a_fixed_number_of_queries(
+    subscribe: Any,
+    push_service: FakePushService,
+    django_assert_max_num_queries: Any,
+    detailed: bool,
+) -> None:
+    reps: list[Any] = [UserFactory() for _ in range(20)]
+    for rep in reps:
+        subscribe(rep, f"rep-{rep.pk}")
+        services.preferences_update(user=rep, push_detailed=detailed)
+    services.notify_new_insights_bulk(
+        insight_ids_by_user={
+            rep.pk: [make_insight(rep, fingerprint=str(rep.pk)).pk] for rep in reps
+        }
+    )
+    ids = list(Delivery.objects.values_list("pk", flat=True))
+    # Load (4) + claim per group of 10 (2 x 2) + SENT marks and last-success per group (2 x 2).
+    with django_assert_max_num_queries(14):
+        assert services.deliveries_send(delivery_ids=ids) == {"sent": 20}
+    assert len(push_service.received) == 20

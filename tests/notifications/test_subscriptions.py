@@ -4,6 +4,7 @@ endpoints, private network addresses (also behind a host name), malformed keys."
 from __future__ import annotations
 
 import socket
+from typing import Any
 
 import pytest
 
@@ -26,6 +27,9 @@ def public_dns(monkeypatch):
         "metadata.example.net": ["169.254.169.254"],
         "mixed.example.net": ["93.184.215.14", "192.168.1.20"],
         "rebind6.example.net": ["::ffff:127.0.0.1"],
+        # DNS64 answers for an IPv4-only name: 64:ff9b::/96 plus the IPv4 address.
+        "dns64.example.net": ["64:ff9b::a9fe:a9fe"],
+        "dns64-public.example.net": ["64:ff9b::5db8:d70e"],
     }
     real = socket.getaddrinfo
 
@@ -147,6 +151,15 @@ def test_subscriptions_per_rep_are_capped(api, user, public_dns) -> None:
         ("https://metadata.example.net/wpush", "private, loopback or link-local"),
         ("https://mixed.example.net/wpush", "private, loopback or link-local"),
         ("https://rebind6.example.net/wpush", "private, loopback or link-local"),
+        # NAT64 (RFC 6052) reaches the IPv4 address in the last 32 bits: metadata, 10/8 ...
+        ("https://[64:ff9b::a9fe:a9fe]/wpush", "private, loopback or link-local"),
+        ("https://[64:ff9b::10.0.0.1]/wpush", "private, loopback or link-local"),
+        ("https://[64:ff9b:1::a00:1]/wpush", "private, loopback or link-local"),
+        ("https://dns64.example.net/wpush", "private, loopback or link-local"),
+        # IPv4-compatible (::a.b.c.d, RFC 4291 deprecated) and site-local (fec0::/10).
+        ("https://[::127.0.0.1]/wpush", "private, loopback or link-local"),
+        ("https://[::a9fe:a9fe]/wpush", "private, loopback or link-local"),
+        ("https://[fec0::1]/wpush", "private, loopback or link-local"),
         ("https://does-not-exist.invalid/wpush", "does not resolve"),
         ("https://push.example.net:99999/abc", "not a valid URL"),
         ("https://" + "a" * 2050 + ".net/", "2048 characters"),
@@ -161,6 +174,20 @@ def test_unsafe_endpoints_are_refused_with_a_clear_400(
     body = assert_problem(response, 400, fields=["endpoint"])
     assert detail in body["detail"], body["detail"]
     assert not PushSubscription.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "endpoint",
+    ["https://[64:ff9b::93.184.215.14]/wpush", "https://dns64-public.example.net/wpush"],
+)
+def test_nat64_addresses_of_public_ipv4_hosts_are_accepted(
+    api: Any, public_dns: None, settings: Any, endpoint: str
+) -> None:
+    # An IPv6-only network reaches IPv4-only push services through NAT64: not refused.
+    settings.PUSH_ALLOW_LOOPBACK = False
+    settings.DEBUG = False
+    assert api.post(URL, _body(endpoint), format="json").status_code == 201
 
 
 @pytest.mark.django_db

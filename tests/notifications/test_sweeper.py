@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from typing import Any
 
 import pytest
 import time_machine
@@ -13,6 +14,7 @@ from django.db import connection
 from apps.notifications import services, tasks
 from apps.notifications.models import Delivery, Notification
 from tests.insights.sweep import make_insight
+from tests.notifications.fakepush import FakePushService
 
 UTC = dt.UTC
 NOON = dt.datetime(2026, 11, 26, 11, 0, tzinfo=UTC)  # 12:00 CET
@@ -187,3 +189,30 @@ def test_two_batches_of_the_same_deliveries_at_once_push_each_exactly_once(
         f"/push/rep{i}" for i in range(25)
     )
     assert set(Delivery.objects.filter(pk__in=ids).values_list("state", flat=True)) == {"sent"}
+
+
+@pytest.mark.django_db
+def test_a_broken_answer_for_one_rep_loses_no_other_reps_push(
+    subscribe: Any, push_service: FakePushService
+) -> None:
+    """A push service that resets the connection mid-answer is one transient failure of that
+    delivery, not a crash of the whole batch (claimed rows of a crashed batch are never
+    resent)."""
+    from tests.factories import UserFactory
+
+    ids = []
+    for index in range(3):
+        rep: Any = UserFactory()
+        subscribe(rep, f"rep{index}")
+        notification = services.notify_new_insights(
+            user_id=rep.pk, insight_ids=[make_insight(rep, fingerprint=f"f{index}").pk]
+        )
+        assert notification is not None
+        ids.append(notification.deliveries.get().pk)
+    push_service.broken.add("/push/rep0")
+
+    assert tasks.deliver_batch(ids) == {"retry-later": 1, "sent": 2}
+
+    states = dict(Delivery.objects.filter(pk__in=ids).values_list("pk", "state"))
+    assert [states[pk] for pk in ids] == ["pending", "sent", "sent"]
+    assert Delivery.objects.get(pk=ids[0]).outcome == "broken-answer"
