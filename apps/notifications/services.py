@@ -151,8 +151,10 @@ def preferences_update(*, user: User, **changes: Any) -> NotificationPreferences
         if prefs.reminder_enabled and (prefs.reminder_enabled, prefs.reminder_time) != before:
             # The hourly dispatch for this hour may have run already: a reminder set for later
             # in this hour still happens today.
-            window = floor_to_hour(timezone.now())
-            reminders_prepare(user_ids=[user.pk], window_start=window)
+            # A time already past in this hour is not "later": switching the reminder on at
+            # 17:40 for 17:00 must not ping at once (the rep is in the app right now).
+            now = timezone.now()
+            reminders_prepare(user_ids=[user.pk], window_start=floor_to_hour(now), not_before=now)
     return prefs
 
 
@@ -476,11 +478,17 @@ def dispatch_local_schedules(*, now: dt.datetime) -> dict[str, int]:
     return counts
 
 
-def reminders_prepare(*, user_ids: Sequence[Any], window_start: dt.datetime) -> dict[str, int]:
+def reminders_prepare(
+    *,
+    user_ids: Sequence[Any],
+    window_start: dt.datetime,
+    not_before: dt.datetime | None = None,
+) -> dict[str, int]:
     """Reminder rows for the reps whose local reminder time is in the hour from
-    ``window_start``; none for a rep who already checked in that local day (checked again
-    when it is sent) or who has no way to be reminded (no push subscription, push off).
-    Older reminders still in the inbox are dismissed: only today's is worth acting on."""
+    ``window_start`` (and not before ``not_before``); none for a rep who already checked in
+    that local day (checked again when it is sent) or who has no way to be reminded (no push
+    subscription, push off). Older reminders still in the inbox are dismissed: only today's is
+    worth acting on."""
     end = window_start + dt.timedelta(hours=1)
     candidates = list(selectors.reminder_preferences(user_ids=user_ids))
     reachable = (
@@ -496,7 +504,8 @@ def reminders_prepare(*, user_ids: Sequence[Any], window_start: dt.datetime) -> 
         for _calendar_day, instant in occurrences_in_window(
             start=window_start, end=end, tz=zone(user.timezone), wall_time=prefs.reminder_time
         ):
-            due.append((user, local_date(user, instant), instant))
+            if not_before is None or instant >= not_before:
+                due.append((user, local_date(user, instant), instant))
     done = selectors.checked_in(user_days=[(user.pk, day) for user, day, _ in due])
     specs = [
         NotificationSpec(

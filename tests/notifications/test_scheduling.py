@@ -271,6 +271,21 @@ def test_setting_a_reminder_later_this_hour_still_reminds_today(subscribe) -> No
     assert delivery.due_at == dt.datetime(2026, 11, 26, 16, 45, tzinfo=UTC)
 
 
+@pytest.mark.django_db
+def test_switching_on_a_reminder_whose_time_has_passed_does_not_ping_at_once(subscribe) -> None:
+    rep = UserFactory(timezone="Europe/Amsterdam")
+    subscribe(rep)
+    # 17:40 CET, in the app: the reminder is switched on for 17:00, already past today.
+    with time_machine.travel(dt.datetime(2026, 11, 26, 16, 40, tzinfo=UTC)):
+        services.preferences_update(user=rep, reminder_enabled=True, reminder_time=dt.time(17, 0))
+    assert not Notification.objects.filter(user=rep).exists()
+    # Tomorrow's 17:00 dispatch reminds as usual.
+    start = dt.datetime(2026, 11, 27, 16, 0, tzinfo=UTC)
+    with time_machine.travel(start):
+        services.reminders_prepare(user_ids=[rep.pk], window_start=start)
+    assert Delivery.objects.get(notification__user=rep).due_at == start
+
+
 # --- quiet hours -----------------------------------------------------------------------------
 
 
