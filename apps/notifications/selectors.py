@@ -333,7 +333,6 @@ def digest_preferences(*, user_ids: Iterable[Any]) -> QuerySet[NotificationPrefe
 def digest_summary(*, user: Any, week_start: dt.date, week_end: dt.date) -> dict[str, int]:
     """Counts only (no values): the digest may land in a mailbox the employer runs."""
     from apps.insights.selectors import insight_list
-    from apps.journal.selectors import has_checkin_on
 
     tz = zone(user.timezone)
     since = local_instant(week_start, dt.time(0), tz)
@@ -344,9 +343,11 @@ def digest_summary(*, user: Any, week_start: dt.date, week_end: dt.date) -> dict
         .count()
     )
     days = (week_end - week_start).days + 1
-    checkin_days = sum(
-        has_checkin_on(user=user, day=week_start + dt.timedelta(days=offset))
-        for offset in range(days)
+    # One query for the week, not one per day.
+    checkin_days = len(
+        checked_in(
+            user_days=[(user.pk, week_start + dt.timedelta(days=offset)) for offset in range(days)]
+        )
     )
     return {
         "new_insights": new_insights,

@@ -10,7 +10,7 @@ import pytest
 import time_machine
 from django.core import mail
 
-from apps.notifications import services, tasks
+from apps.notifications import selectors, services, tasks
 from apps.notifications.models import Delivery, NotificationPreferences
 from tests.core.problems import assert_problem
 from tests.insights.sweep import make_insight
@@ -217,3 +217,14 @@ def test_an_invalid_link_in_a_browser_gets_a_page_not_json(client) -> None:
     assert response.status_code == 400
     assert response["Content-Type"].startswith("text/html")
     assert "This unsubscribe link is not valid" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_digests_counts_take_three_queries_whatever_the_week(
+    digest_user, django_assert_num_queries
+) -> None:
+    with django_assert_num_queries(3):  # new insights, check-in days, unread
+        summary = selectors.digest_summary(
+            user=digest_user, week_start=dt.date(2026, 11, 23), week_end=dt.date(2026, 11, 29)
+        )
+    assert (summary["new_insights"], summary["checkin_days"]) == (2, 3)
