@@ -69,14 +69,29 @@ def main_currencies(rows: Iterable[tuple[int, dt.date, dict[str, Any]]]) -> dict
     return {user_index: currency for user_index, (_n, _day, currency) in best.items()}
 
 
+def rows_in_window(
+    rows: Iterable[tuple[int, dt.date, dict[str, Any]]], as_of: dt.date, n_days: int
+) -> list[tuple[int, dt.date, dict[str, Any]]]:
+    """The rows of the ``n_days`` days up to and including ``as_of``."""
+    first = as_of - dt.timedelta(days=n_days - 1)
+    return [row for row in rows if 0 <= (row[1] - first).days < n_days]
+
+
 def to_arrays(
-    rows: list[tuple[int, dt.date, dict[str, Any]]], n_users: int, as_of: dt.date, n_days: int
+    rows: list[tuple[int, dt.date, dict[str, Any]]],
+    n_users: int,
+    as_of: dt.date,
+    n_days: int,
+    *,
+    currencies: dict[int, str] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(features, weekday, working_day) arrays; day index 0 is the oldest day.
 
     A rep's deal values are kept only on the days in their main currency over these days
     (see :func:`main_currencies`): minor units of two currencies are not one scale, so a day
     in another currency has no pipeline value for the engine, as a mixed day has none.
+    ``currencies`` is ``main_currencies`` of the window's rows when the caller already has it
+    (it names the currency of the findings).
     """
     features = np.full((n_users, n_days, len(FEATURES)), np.nan)
     working = np.zeros((n_users, n_days), dtype=bool)
@@ -86,8 +101,8 @@ def to_arrays(
     )
     working[:, :] = weekday[None, :] < 5
     column = {name: i for i, name in enumerate(FEATURES)}
-    in_window = [row for row in rows if 0 <= (row[1] - first).days < n_days]
-    main = main_currencies(in_window)
+    in_window = rows_in_window(rows, as_of, n_days)
+    main = main_currencies(in_window) if currencies is None else currencies
     for user_index, day, values in in_window:
         d = (day - first).days
         currency = main.get(user_index)

@@ -120,8 +120,11 @@ CONSTRUCT_NAMES = {
 
 # How an outcome is shown to the rep: stored value x scale, rounded to decimals. The sentence
 # and the evidence panel both use this, so their figures are the same.
-MONEY_OUTCOMES = frozenset({"deal_value"})  # stored in minor units (cents)
+MONEY_OUTCOMES = frozenset({"deal_value"})  # stored in minor units of the rep's main currency
 SHARE_OUTCOMES = frozenset({"qualified_share", "decision_maker_rate"})  # stored as 0..1
+# Minor units of an insight stored before its currency was (2026-12-07), or of a code the
+# table does not know: cents, as those insights were always shown.
+DEFAULT_MINOR_UNIT_EXPONENT = 2
 
 
 def outcome_unit(outcome: str) -> str:
@@ -136,10 +139,35 @@ def outcome_decimals(outcome: str) -> int:
     return 1 if outcome_unit(outcome) == "number" else 0
 
 
-def outcome_figure(value: float, outcome: str) -> float:
-    """A stored outcome value (or difference) in the units and precision the rep reads."""
+def money_currency(params: dict[str, Any]) -> str | None:
+    """The ISO 4217 code a money insight's figures are in; None for other outcomes, and for an
+    insight stored before the currency was (or a hand-edited one without a code)."""
+    currency = params.get("currency")
+    if params.get("outcome") not in MONEY_OUTCOMES or not isinstance(currency, str):
+        return None
+    well_formed = len(currency) == 3 and currency.isascii() and currency.isalpha()
+    return currency if well_formed and currency.isupper() else None
+
+
+def minor_unit_exponent(currency: str | None) -> int:
+    """10 ** exponent minor units make one unit of the currency (cents: 2, yen: 0, fils: 3)."""
+    if currency is None:
+        return DEFAULT_MINOR_UNIT_EXPONENT
+    try:  # read when needed: the sales app is optional for the journal-only insights
+        from apps.performance.currencies import MINOR_UNIT_EXPONENT
+    except ImportError:
+        return DEFAULT_MINOR_UNIT_EXPONENT
+    return MINOR_UNIT_EXPONENT.get(currency, DEFAULT_MINOR_UNIT_EXPONENT)
+
+
+def outcome_figure(value: float, outcome: str, currency: str | None = None) -> float:
+    """A stored outcome value (or difference) in the units and precision the rep reads: money
+    in units of ``currency`` (hundredths when it is not known), not minor units."""
     unit = outcome_unit(outcome)
-    scale = 0.01 if unit == "money" else 100.0 if unit == "percent" else 1.0
+    if unit == "money":
+        scale = 10.0 ** -minor_unit_exponent(currency)
+    else:
+        scale = 100.0 if unit == "percent" else 1.0
     return round(value * scale, outcome_decimals(outcome)) + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
@@ -154,8 +182,23 @@ def format_number(value: float, decimals: int, locale: str) -> str:
     return text.translate(_NL_SEPARATORS) if locale == "nl" else text
 
 
-def _number(value: float, locale: str, outcome: str) -> str:
-    text = format_number(outcome_figure(value, outcome), outcome_decimals(outcome), locale)
+def format_money(value: float, decimals: int, locale: str, currency: str) -> str:
+    """The ISO code and the amount, as the PWA's ``Intl.NumberFormat`` with ``currencyDisplay:
+    "code"`` writes them: "EUR 1,235" and "-EUR 50" in English, "EUR 1.235" and "EUR -50" in
+    Dutch, with a no-break space. A code, not a symbol: it reads the same in both languages
+    and is never ambiguous ("$", "US$", "¥" and "JP¥" differ by language and by country)."""
+    text = format_number(value, decimals, locale)
+    if locale != "nl" and text.startswith("-"):
+        return f"-{currency}\u00a0{text[1:]}"
+    return f"{currency}\u00a0{text}"
+
+
+def _number(value: float, locale: str, outcome: str, currency: str | None = None) -> str:
+    figure = outcome_figure(value, outcome, currency)
+    decimals = outcome_decimals(outcome)
+    if currency is not None and outcome_unit(outcome) == "money":
+        return format_money(figure, decimals, locale, currency)
+    text = format_number(figure, decimals, locale)
     return f"{text}%" if outcome_unit(outcome) == "percent" else text
 
 
@@ -166,9 +209,17 @@ def _threshold(value: float, decimals: int, locale: str) -> str:
 
 
 def message_params(
-    *, factor: str, lag: int, outcome: str, threshold: float, finding: Any
+    *,
+    factor: str,
+    lag: int,
+    outcome: str,
+    threshold: float,
+    finding: Any,
+    currency: str | None = None,
 ) -> dict[str, Any]:
-    return {
+    """What the sentence needs, stored with the insight; a money finding also keeps the
+    currency its minor units are in (the rep's main currency when it was found)."""
+    params: dict[str, Any] = {
         "factor": factor,
         "lag": lag,
         "outcome": outcome,
@@ -178,6 +229,9 @@ def message_params(
         "n_high": finding.n_high,
         "n_low": finding.n_low,
     }
+    if outcome in MONEY_OUTCOMES and currency:
+        params["currency"] = currency
+    return params
 
 
 def render(params: dict[str, Any], locale: str) -> str:
@@ -195,12 +249,13 @@ def render(params: dict[str, Any], locale: str) -> str:
         threshold_clock=f"{clock_minutes // 60:02d}:{clock_minutes % 60:02d}",
     )
     outcome = params["outcome"]
+    currency = money_currency(params)
     return TEMPLATES[locale].format(
         clause=clause,
         outcome=OUTCOME_NAMES[locale][outcome],
         verb="waren" if outcome in NL_PLURAL_OUTCOMES else "was",
-        mean_high=_number(float(params["mean_high"]), locale, outcome),
-        mean_low=_number(float(params["mean_low"]), locale, outcome),
+        mean_high=_number(float(params["mean_high"]), locale, outcome, currency),
+        mean_low=_number(float(params["mean_low"]), locale, outcome, currency),
         n_high=params["n_high"],
         n_low=params["n_low"],
     )

@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 
 from apps.core.sql import pk_param
 from apps.insights.messages import (
+    money_currency,
     outcome_decimals,
     outcome_figure,
     outcome_unit,
@@ -61,16 +62,20 @@ def insight_to_dict(insight: Insight, locale: str) -> dict[str, Any]:
 
 def insight_evidence(insight: Insight) -> dict[str, Any]:
     """The "How sure is this?" figures in the sentence's units and precision (percent, not a
-    0..1 share; money, not cents), so the panel never contradicts the sentence."""
+    0..1 share; money in units of its currency, not minor units), so the panel never
+    contradicts the sentence."""
     outcome = insight.outcome
+    currency = money_currency({**insight.params, "outcome": outcome})
     interval = sorted(
-        outcome_figure(bound, outcome) for bound in (insight.diff_ci_low, insight.diff_ci_high)
+        outcome_figure(bound, outcome, currency)
+        for bound in (insight.diff_ci_low, insight.diff_ci_high)
     )
     return {
         "unit": outcome_unit(outcome),
+        "currency": currency,
         "decimals": outcome_decimals(outcome),
-        "mean_high": outcome_figure(insight.mean_high, outcome),
-        "mean_low": outcome_figure(insight.mean_low, outcome),
+        "mean_high": outcome_figure(insight.mean_high, outcome, currency),
+        "mean_low": outcome_figure(insight.mean_low, outcome, currency),
         "days_high": insight.n_high,
         "days_low": insight.n_low,
         "difference_interval": interval,

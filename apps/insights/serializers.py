@@ -12,7 +12,15 @@ class InsightEvidenceSerializer(serializers.Serializer):
     unit = serializers.ChoiceField(
         choices=["number", "percent", "money"],
         help_text="number: as logged; percent: 0-100 (the interval in percentage points); "
-        "money: major currency units, not cents.",
+        "money: units of `currency`, not minor units (cents).",
+    )
+    currency = serializers.CharField(
+        allow_null=True,
+        min_length=3,
+        max_length=3,
+        help_text="ISO 4217 code of a money figure (the rep's main currency when the insight "
+        "was found). Null for other units, and for money insights stored before 2026-12-07: "
+        "those figures are hundredths of the stored minor units and name no currency.",
     )
     decimals = serializers.IntegerField(help_text="Decimals the sentence shows for these figures.")
     mean_high = serializers.FloatField(help_text="Average on the days the habit was 'high'.")

@@ -23,7 +23,7 @@ from django.utils import timezone
 from apps.accounts.models import User
 from apps.core.time import local_date, zone
 from apps.insights import engine
-from apps.insights.features import merge_day, to_arrays
+from apps.insights.features import main_currencies, merge_day, rows_in_window, to_arrays
 from apps.insights.messages import MONEY_OUTCOMES, SHARE_OUTCOMES, message_params
 from apps.insights.models import (
     DAY_COLUMNS,
@@ -149,12 +149,15 @@ def stale_days_drain(*, max_seconds: float) -> int:
 SHARE_BUCKET_POINTS = 5
 
 
-def fingerprint(user_id: Any, finding: engine.Finding) -> str:
-    """Same rep, construct, outcome, direction and rounded effect: the same finding.
+def fingerprint(user_id: Any, finding: engine.Finding, currency: str | None = None) -> str:
+    """Same rep, construct, outcome, direction and rounded effect (and, for money, currency):
+    the same finding.
 
     The effect is rounded on the scale the rep reads: half a unit for ratings and counts,
     ``SHARE_BUCKET_POINTS`` percentage points for shares (0..1; half a unit would hide any
-    change up to 50 points), 10 % of the low-group mean for money.
+    change up to 50 points), 10 % of the low-group mean for money. A money finding in another
+    currency is another finding (other days, other deals); without a currency (none known) the
+    fingerprint is the one money findings had before 2026-12-07.
     """
     effect = finding.mean_high - finding.mean_low
     if finding.outcome in MONEY_OUTCOMES:
@@ -164,6 +167,8 @@ def fingerprint(user_id: Any, finding: engine.Finding) -> str:
     else:
         bucket = round(effect * 2)
     raw = f"{user_id}|{finding.construct}|{finding.outcome}|{finding.direction}|{bucket}"
+    if currency and finding.outcome in MONEY_OUTCOMES:
+        raw += f"|{currency}"
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
@@ -203,13 +208,19 @@ def _compute_batch(users: list[User], day: dt.date, days: int) -> dict[str, int]
     first = last - dt.timedelta(days=days - 1)
     index = {user.pk: i for i, user in enumerate(users)}
     day_features_rebuild(user_ids=list(index), date_from=first, date_to=last)
-    rows = [
-        (index[uid], local_day, values)
-        for uid, local_day, values in _feature_rows(list(index), first, last)
-    ]
-    features, weekday, working = to_arrays(rows, len(users), last, days)
+    rows = rows_in_window(
+        (
+            (index[uid], local_day, values)
+            for uid, local_day, values in _feature_rows(list(index), first, last)
+        ),
+        last,
+        days,
+    )
+    # The currency each rep's deal values are compared in is the one their money findings name.
+    currencies = main_currencies(rows)
+    features, weekday, working = to_arrays(rows, len(users), last, days, currencies=currencies)
     result = engine.run_engine(features, weekday, working)
-    return _store(users, result, day)
+    return _store(users, result, day, currencies)
 
 
 def _feature_rows(
@@ -238,12 +249,15 @@ REFRESHED_FIELDS = [
     "split_label",
     "threshold",
     "params",
+    "fingerprint",  # a money finding stored before its currency gets its fingerprint with it
     "computed_on",
     "updated_at",
 ]
 
 
-def _store(users: list[User], result: engine.EngineResult, day: dt.date) -> dict[str, int]:
+def _store(
+    users: list[User], result: engine.EngineResult, day: dt.date, currencies: dict[int, str]
+) -> dict[str, int]:
     new = 0
     new_by_user: dict[Any, list[Any]] = {}
     to_refresh: list[Insight] = []
@@ -254,15 +268,31 @@ def _store(users: list[User], result: engine.EngineResult, day: dt.date) -> dict
             by_user.setdefault(finding.rep_index, []).append(finding)
         for rep_index, user in enumerate(users):
             findings = by_user.get(rep_index, [])
-            fingerprints = {fingerprint(user.pk, f): f for f in findings}
-            existing = {
+            currency = currencies.get(rep_index)
+            fingerprints = {fingerprint(user.pk, f, currency): f for f in findings}
+            # A money finding stored before insights named their currency has the fingerprint
+            # without one; found again, it is the same finding (refreshed, not sent again).
+            legacy = {
+                fp: fingerprint(user.pk, f)
+                for fp, f in fingerprints.items()
+                if currency and f.outcome in MONEY_OUTCOMES
+            }
+            stored = {
                 fp: (pk, computed_on)
                 for fp, pk, computed_on in Insight.objects.filter(
-                    user=user, fingerprint__in=list(fingerprints)
+                    user=user, fingerprint__in=[*fingerprints, *legacy.values()]
                 ).values_list("fingerprint", "pk", "computed_on")
             }
+            adopted = [
+                legacy[fp] for fp in fingerprints if fp not in stored and legacy.get(fp) in stored
+            ]
+            existing = {
+                fp: stored[fp] if fp in stored else stored[legacy[fp]]
+                for fp in fingerprints
+                if fp in stored or legacy.get(fp) in stored
+            }
             to_create = [
-                _insight(user, fp, finding, day)
+                _insight(user, fp, finding, day, currency)
                 for fp, finding in fingerprints.items()
                 if fp not in existing
             ]
@@ -270,7 +300,7 @@ def _store(users: list[User], result: engine.EngineResult, day: dt.date) -> dict
             # say now); status and feedback stay, and nothing is sent again. A backfill of an
             # earlier day never overwrites newer figures.
             to_refresh.extend(
-                _insight(user, fp, finding, day, id=existing[fp][0], updated_at=now)
+                _insight(user, fp, finding, day, currency, id=existing[fp][0], updated_at=now)
                 for fp, finding in fingerprints.items()
                 if fp in existing and existing[fp][1] <= day
             )
@@ -280,9 +310,9 @@ def _store(users: list[User], result: engine.EngineResult, day: dt.date) -> dict
                 new_by_user[user.pk] = [insight.pk for insight in to_create]
             # A finding that is no longer supported stops being current (kept for the rep).
             Insight.objects.filter(user=user, current=True).exclude(
-                fingerprint__in=list(fingerprints)
+                fingerprint__in=[*fingerprints, *adopted]
             ).update(current=False)
-            Insight.objects.filter(user=user, fingerprint__in=list(fingerprints)).update(
+            Insight.objects.filter(user=user, fingerprint__in=[*fingerprints, *adopted]).update(
                 current=True
             )
         if to_refresh:
@@ -322,7 +352,14 @@ def _store(users: list[User], result: engine.EngineResult, day: dt.date) -> dict
     return {"findings": len(result.findings), "new": new}
 
 
-def _insight(user: User, fp: str, finding: engine.Finding, day: dt.date, **extra: Any) -> Insight:
+def _insight(
+    user: User,
+    fp: str,
+    finding: engine.Finding,
+    day: dt.date,
+    currency: str | None,
+    **extra: Any,
+) -> Insight:
     return Insight(
         **extra,
         user=user,
@@ -348,6 +385,7 @@ def _insight(user: User, fp: str, finding: engine.Finding, day: dt.date, **extra
             outcome=finding.outcome,
             threshold=finding.threshold,
             finding=finding,
+            currency=currency,
         ),
         fingerprint=fp,
         computed_on=day,

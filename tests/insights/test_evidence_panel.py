@@ -31,6 +31,27 @@ SHARE = {
     "diff_ci_high": 0.214,
     "direction": 1,
 }
+# Pipeline value in yen (minor units are yen) and in euros (cents); "currency" goes into the
+# stored params only. Intl writes "JPY 1,234,567" with a no-break space, as the sentence does.
+NBSP = "\u00a0"
+YEN = {
+    "outcome": "deal_value",
+    "mean_high": 1234567.0,
+    "mean_low": 980000.0,
+    "diff_ci_low": 20000.0,
+    "diff_ci_high": 450000.0,
+    "direction": 1,
+    "currency": "JPY",
+}
+EURO = {
+    "outcome": "deal_value",
+    "mean_high": 123456.0,
+    "mean_low": 98000.0,
+    "diff_ci_low": -5049.0,
+    "diff_ci_high": 45000.0,
+    "direction": 1,
+    "currency": "EUR",
+}
 CASES: dict[str, list[tuple[dict[str, Any], list[str], list[str], list[str]]]] = {
     "en": [
         (
@@ -53,6 +74,24 @@ CASES: dict[str, list[tuple[dict[str, Any], list[str], list[str], list[str]]]] =
             ["4.9 instead of 6.3"],
             ["most likely between 0.9 and 1.9 (lower)."],
             ["includes 0"],
+        ),
+        (
+            YEN,
+            [f"JPY{NBSP}1,234,567 instead of JPY{NBSP}980,000"],
+            [
+                f"Average JPY{NBSP}1,234,567 on the first kind of day, JPY{NBSP}980,000 on",
+                f"most likely between JPY{NBSP}20,000 and JPY{NBSP}450,000 (higher).",
+            ],
+            ["12,346", "9,800", "200 "],
+        ),
+        (
+            EURO,
+            [f"EUR{NBSP}1,235 instead of EUR{NBSP}980"],
+            [
+                f"Average EUR{NBSP}1,235 on the first kind of day, EUR{NBSP}980 on the others.",
+                f"most likely between -EUR{NBSP}50 and EUR{NBSP}450. That range includes 0",
+            ],
+            ["123,456", "€"],
         ),
     ],
     "nl": [
@@ -77,6 +116,24 @@ CASES: dict[str, list[tuple[dict[str, Any], list[str], list[str], list[str]]]] =
             ["waarschijnlijk tussen 0,9 en 1,9 (lager)."],
             ["bevat 0"],
         ),
+        (
+            YEN,
+            [f"gemiddeld JPY{NBSP}1.234.567 op dagen", f"tegen JPY{NBSP}980.000 op andere"],
+            [
+                f"Gemiddeld JPY{NBSP}1.234.567 op het eerste soort dag, JPY{NBSP}980.000 op",
+                f"waarschijnlijk tussen JPY{NBSP}20.000 en JPY{NBSP}450.000 (hoger).",
+            ],
+            ["12.346", "9.800"],
+        ),
+        (
+            EURO,
+            [f"gemiddeld EUR{NBSP}1.235 op dagen", f"tegen EUR{NBSP}980 op andere"],
+            [
+                f"Gemiddeld EUR{NBSP}1.235 op het eerste soort dag, EUR{NBSP}980 op de andere.",
+                f"waarschijnlijk tussen EUR{NBSP}-50 en EUR{NBSP}450. Dat bereik bevat 0",
+            ],
+            ["123.456", "€"],
+        ),
     ],
 }
 
@@ -92,10 +149,11 @@ def test_evidence_panel_matches_the_sentence_and_is_honest_about_zero(
     consenting_rep.save(update_fields=["locale"])
     cases = CASES[language]
     for overrides, *_ in cases:
-        insight = make_insight(consenting_rep, **overrides)
+        fields = {k: v for k, v in overrides.items() if k != "currency"}
+        insight = make_insight(consenting_rep, **fields)
         insight.params = {
             **insight.params,
-            **{k: v for k, v in overrides.items() if k in insight.params},
+            **{k: v for k, v in overrides.items() if k in insight.params or k == "currency"},
         }
         insight.save(update_fields=["params"])
     page = new_context(locale="nl-NL" if language == "nl" else "en-US").new_page()

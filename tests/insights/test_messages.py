@@ -166,6 +166,7 @@ def test_evidence_panel_figures_are_the_sentences_figures(
     assert (evidence["mean_high"], evidence["mean_low"]) == (panel_high, panel_low)
     assert text_high in body["message"] and text_low in body["message"]
     assert evidence["unit"] == {"share": "percent", "money": "money"}.get(kind, "number")
+    assert evidence["currency"] is None  # these params name none: money as stored before
     assert evidence["decimals"] == (1 if kind in ("energy", "count") else 0)
 
 

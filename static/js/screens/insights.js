@@ -6,8 +6,12 @@ import { dayToDate } from "../dates.js";
 import { queue } from "../sync.js";
 
 // The API sends the figures in the sentence's units and decimals; show them exactly so.
+// Money names its currency by ISO code, as the sentence does ("EUR 1,235", "EUR 1.235");
+// an insight stored before insights named their currency has none and shows the bare figure.
 function number(e, value) {
-  return new Intl.NumberFormat(lang(), { minimumFractionDigits: e.decimals, maximumFractionDigits: e.decimals }).format(value);
+  const digits = { minimumFractionDigits: e.decimals, maximumFractionDigits: e.decimals };
+  const money = e.unit === "money" && e.currency ? { style: "currency", currency: e.currency, currencyDisplay: "code" } : {};
+  return new Intl.NumberFormat(lang(), { ...digits, ...money }).format(value);
 }
 
 function figure(e, value) {
