@@ -142,6 +142,16 @@ def test_work_calls_and_meeting_with_bant(
     assert (meeting.bant_score, meeting.qualified) == (3, True)
     assert (meeting.deal_value_cents, meeting.currency) == (1_250_000, "EUR")
 
+    # A deal in yen (no minor unit) is stored as yen and shown as yen, not a hundredth of it.
+    form = page.locator("form.meeting-form")
+    form.get_by_label("Deal value").fill("150000")
+    form.get_by_label("Currency").fill("JPY")
+    form.get_by_role("button", name="Save meeting").click()
+    wait_for_empty_outbox(page)
+    yen = Meeting.objects.get(user=consenting_rep, currency="JPY")
+    assert yen.deal_value_cents == 150_000
+    expect(page.locator(".entry-list")).to_contain_text("¥150,000")
+
     # Correcting the day's calls updates the same row.
     page.reload()
     settle(page)

@@ -54,12 +54,22 @@ async function stored(form, write) {
   }
 }
 
+// Deal values travel in the currency's minor units: cents for the euro, yen for the yen (no
+// minor unit), fils for the dinar. Intl knows each currency's digits (ISO 4217).
+export function minorDigits(currency) {
+  try {
+    return new Intl.NumberFormat("en", { style: "currency", currency: currency || "EUR" }).resolvedOptions().maximumFractionDigits;
+  } catch {
+    return 2; // not a currency code: the form's pattern refuses it before saving
+  }
+}
+
 export function meetingSummary(meeting) {
   const parts = [t(`meeting.status.${meeting.status}`)];
   const score = BANT.filter((flag) => meeting[flag]).length;
   if (meeting.status === "held") parts.push(t("work.meeting.bant", { score }));
   if (meeting.decision_maker_present) parts.push(t("work.meeting.dm.short"));
-  if (meeting.deal_value_cents) parts.push(new Intl.NumberFormat(document.documentElement.lang, { style: "currency", currency: meeting.currency || "EUR" }).format(meeting.deal_value_cents / 100));
+  if (meeting.deal_value_cents) parts.push(new Intl.NumberFormat(document.documentElement.lang, { style: "currency", currency: meeting.currency || "EUR" }).format(meeting.deal_value_cents / 10 ** minorDigits(meeting.currency)));
   return parts.join(" · ");
 }
 
@@ -169,7 +179,7 @@ export async function render(main) {
       h(
         "div",
         { class: "row" },
-        field(t("work.meeting.value"), h("input", { type: "number", name: "deal_value", inputmode: "decimal", min: 0, step: "0.01", value: existing && existing.deal_value_cents ? existing.deal_value_cents / 100 : "" })),
+        field(t("work.meeting.value"), h("input", { type: "number", name: "deal_value", inputmode: "decimal", min: 0, step: "0.01", value: existing && existing.deal_value_cents ? existing.deal_value_cents / 10 ** minorDigits(existing.currency) : "" })),
         field(t("work.meeting.currency"), h("input", { type: "text", name: "currency", maxlength: 3, pattern: "[A-Za-z]{3}", value: (existing && existing.currency) || localStorage.getItem("et.currency") || "EUR", autocomplete: "off" })),
         field(t("form.time"), h("input", { type: "time", name: "time", value: existing ? timeOf(new Date(existing.occurred_at)) : timeOf(now), required: true })),
       ),
@@ -196,7 +206,7 @@ export async function render(main) {
         status: form.querySelector('input[name="status"]:checked').value,
         decision_maker_present: flags.has("decision_maker_present"),
         ...Object.fromEntries(BANT.map((flag) => [flag, flags.has(flag)])),
-        deal_value_cents: Math.round(value * 100),
+        deal_value_cents: Math.round(value * 10 ** minorDigits(currency)),
         currency: value > 0 ? currency : "",
         client_updated_at: new Date().toISOString(),
       };
