@@ -91,6 +91,10 @@ class Ingest:
     # Team imports and webhooks: reps by lower-case e-mail. A rep's own import: ``self_rep``.
     reps: dict[str, Rep] = field(default_factory=dict)
     self_rep: Rep | None = None
+    # The team that brings the rows (a team's import, a team's CRM connection); None for a
+    # rep's own import. Written on insert only: the row of an activity another team brought
+    # first keeps that team (see flush_together).
+    team_id: uuid.UUID | None = None
     default_tz: str = ""
     default_currency: str = ""
     write: bool = True
@@ -190,6 +194,7 @@ class Ingest:
 
         common = {
             "user_id": rep.id,
+            "team_id": self.team_id,
             "source": self.source,
             "external_id": activity.external_id,
             "occurred_at": occurred_at,
@@ -275,8 +280,13 @@ def flush_together(ingests: list[Ingest]) -> None:
     Each ingest's counts (created / updated / unchanged) and touched days are what flushing
     them one after another would give: an activity sent again by a later delivery is compared
     with the earlier delivery's values, and the last values are stored. The ingests share their
-    ``source``, ``write``, ``rebuild_call_stats`` and ``now`` (the first one's are used);
-    without ``rebuild_call_stats`` the call days of all of them are noted on the first.
+    ``source``, ``team_id``, ``write``, ``rebuild_call_stats`` and ``now`` (the first one's are
+    used); without ``rebuild_call_stats`` the call days of all of them are noted on the first.
+
+    The team is inserted, never updated (it is not in the compared or updated fields): one CRM
+    activity is one row of the rep (its id is a uuid5 of rep, source and external id), so
+    another team importing it again refreshes its values and leaves it the first team's, and
+    the rep's own figures count it once.
     """
     if not any(ingest.pending for ingest in ingests):
         return

@@ -86,6 +86,19 @@ class Call(models.Model):
     connected = models.BooleanField(default=False)
     # The CRM's outcome, normalised to a short label ("connected", "no answer", ...).
     disposition = models.CharField(max_length=64, blank=True, default="")
+    # The team whose CSV import or CRM connection brought the row; null for the rep's own
+    # (typed, or the rep's own import). Set once, at insert: another team importing the same
+    # activity updates its values, never its team. SET_NULL: the figures are the rep's and
+    # outlive a deleted team (they then count as the rep's own).
+    team = models.ForeignKey(
+        "accounts.Team",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        # Indexed below, partially (most rows have none) and built concurrently.
+        db_index=False,
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -97,7 +110,11 @@ class Call(models.Model):
                 fields=["user", "source", "external_id"], name="call_unique_external_id"
             )
         ]
-        indexes = [models.Index(fields=["user", "local_date", "source"], name="call_user_day")]
+        indexes = [
+            models.Index(fields=["user", "local_date", "source"], name="call_user_day"),
+            # A deleted team's rows are found by it (SET_NULL).
+            models.Index(fields=["team"], name="call_team", condition=models.Q(team__isnull=False)),
+        ]
 
     def __str__(self) -> str:
         return f"call {self.pk} on {self.local_date} ({self.source})"
@@ -124,6 +141,19 @@ class Meeting(models.Model):
     currency = models.CharField(max_length=3, blank=True, default="")
     source = models.CharField(max_length=8, choices=Source.choices, default=Source.MANUAL)
     external_id = models.CharField(max_length=EXTERNAL_ID_MAX, blank=True, default="")
+    # The team whose CSV import or CRM connection brought the row; null for the rep's own
+    # (typed, or the rep's own import). Set once, at insert: another team importing the same
+    # activity updates its values, never its team. SET_NULL: the figures are the rep's and
+    # outlive a deleted team (they then count as the rep's own).
+    team = models.ForeignKey(
+        "accounts.Team",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        # Indexed below, partially (most rows have none) and built concurrently.
+        db_index=False,
+    )
     client_updated_at = models.DateTimeField()
     request_hash = models.CharField(max_length=64, default="")
     last_result = models.CharField(max_length=10, default="created")
@@ -153,6 +183,9 @@ class Meeting(models.Model):
         indexes = [
             models.Index(fields=["user", "local_date"], name="meeting_user_day"),
             models.Index(fields=["user", "-occurred_at", "-id"], name="meeting_user_time"),
+            models.Index(
+                fields=["team"], name="meeting_team", condition=models.Q(team__isnull=False)
+            ),
         ]
 
     def __str__(self) -> str:

@@ -25,7 +25,13 @@ CALL_FIELDS = (
     "duration_seconds",
     "connected",
     "disposition",
+    # The team whose import or CRM connection brought the call (null: the rep's own).
+    "team_id",
+    "created_at",
+    "updated_at",
 )
+# Every stored fact of a meeting: what the API shows, and the team that brought it.
+MEETING_FIELDS = (*MEETING_OUTPUT_FIELDS, "team_id")
 IMPORT_FIELDS = (
     "id",
     "team_id",
@@ -66,7 +72,7 @@ def export_user(user: Any) -> dict[str, Any]:
         ),
         "calls": _rows(Call.objects.filter(user=user).order_by("occurred_at", "id"), CALL_FIELDS),
         "meetings": _rows(
-            Meeting.objects.filter(user=user).order_by("occurred_at", "id"), MEETING_OUTPUT_FIELDS
+            Meeting.objects.filter(user=user).order_by("occurred_at", "id"), MEETING_FIELDS
         ),
         "imports": _rows(
             ImportJob.objects.filter(created_by=user).order_by("created_at", "id"), IMPORT_FIELDS

@@ -31,13 +31,16 @@ from django.db.models.functions import Lower
 
 from apps.accounts.models import Membership, Role, Team
 from apps.accounts.selectors import team_get_admin as accounts_team_get_admin
+from apps.core.time import local_date
 from apps.performance.choices import (
     CALL_SOURCE_PRECEDENCE,
     DEFAULT_QUALIFIED_MIN_BANT,
     MeetingStatus,
+    Source,
 )
-from apps.performance.ingest import Rep
+from apps.performance.ingest import CONVERSATION_SECONDS, Rep
 from apps.performance.models import (
+    Call,
     CrmConnection,
     DailyCallStats,
     ImportJob,
@@ -151,21 +154,23 @@ def _effective_call_stats(
 
 
 def _effective_meetings(
-    *, user_ids: Iterable[Any], date_from: dt.date, date_to: dt.date
+    *, user_ids: Iterable[Any], date_from: dt.date, date_to: dt.date, countable: Q | None = None
 ) -> QuerySet[Meeting]:
     """The meetings the metrics count: on each (user, day), only those of the source that wins
     by CALL_SOURCE_PRECEDENCE. A meeting the rep typed and the same meeting imported from the
     CRM later (or sent by both its CSV export and its webhook) share no key to match them by;
-    as for calls, the CRM's record of the day wins and the other rows are kept, outranked."""
+    as for calls, the CRM's record of the day wins and the other rows are kept, outranked.
+
+    ``countable`` (the team view) limits both the rows and the competition to what a reader
+    may count: a source it may not count does not outrank one it may."""
+    rows = Meeting.objects.filter(countable) if countable is not None else Meeting.objects.all()
     better = (
-        Meeting.objects.filter(user_id=OuterRef("user_id"), local_date=OuterRef("local_date"))
+        rows.filter(user_id=OuterRef("user_id"), local_date=OuterRef("local_date"))
         .alias(rank=_SOURCE_RANK)
         .filter(rank__lt=OuterRef("rank"))
     )
     return (
-        Meeting.objects.filter(
-            user_id__in=list(user_ids), local_date__gte=date_from, local_date__lte=date_to
-        )
+        rows.filter(user_id__in=list(user_ids), local_date__gte=date_from, local_date__lte=date_to)
         .alias(rank=_SOURCE_RANK)
         .filter(~Exists(better))
     )
@@ -275,31 +280,152 @@ def team_get_admin(*, user: Any, team_id: uuid.UUID) -> Team:
     return accounts_team_get_admin(user=user, team_id=str(team_id))
 
 
+@dataclass
+class _Clock:
+    """A rep's local clock (core.time.HasLocalClock) as read with their membership."""
+
+    timezone: str
+    day_boundary_hour: int
+
+
+def _own_since_joining(joined: Mapping[uuid.UUID, dt.date]) -> Q:
+    """Rows of each rep on or after the local day the rep joined the team (``joined``). One
+    condition per distinct join day, not per rep."""
+    by_day: dict[dt.date, list[uuid.UUID]] = {}
+    for user_id, day in joined.items():
+        by_day.setdefault(day, []).append(user_id)
+    condition = Q(pk__in=[])
+    for day, user_ids in sorted(by_day.items()):
+        condition |= Q(user_id__in=sorted(user_ids), local_date__gte=day)
+    return condition
+
+
+def _team_countable(*, team: Team, own_since_joining: Q) -> Q:
+    """What the team view may count of its reps' calls and meetings: the rows this team's
+    imports and CRM connections brought (whenever they happened), and the rep's own rows
+    (typed, or the rep's own import: ``team`` null) since the rep joined. Never the rows
+    another team brought."""
+    return Q(team_id=team.pk) | (Q(team__isnull=True) & own_since_joining)
+
+
+def _team_call_days(
+    *, countable: Q, own_since_joining: Q, user_ids: list[uuid.UUID], period: Q
+) -> dict[uuid.UUID, dict[str, int]]:
+    """Each rep's call totals over the period as the team may count them, one source per
+    (rep, day) by CALL_SOURCE_PRECEDENCE. Imported day figures are derived per (rep, day,
+    source) from every team's calls, so the team's are summed here from its countable
+    :class:`Call` rows instead; the typed day figures count on days without such a call.
+    Two queries."""
+    better = (
+        Call.objects.filter(
+            countable, user_id=OuterRef("user_id"), local_date=OuterRef("local_date")
+        )
+        .alias(rank=_SOURCE_RANK)
+        .filter(rank__lt=OuterRef("rank"))
+    )
+    totals: dict[uuid.UUID, dict[str, int]] = {}
+
+    def add(
+        user_id: uuid.UUID, made: int, connected: int, conversations: int, minutes: int
+    ) -> None:
+        total = totals.setdefault(
+            user_id, {"calls_made": 0, "connected": 0, "conversations": 0, "talk_minutes": 0}
+        )
+        total["calls_made"] += made
+        total["connected"] += connected
+        total["conversations"] += conversations
+        total["talk_minutes"] += minutes
+
+    for row in (
+        Call.objects.filter(countable, period, user_id__in=user_ids)
+        .alias(rank=_SOURCE_RANK)
+        .filter(~Exists(better))
+        .values("user_id", "local_date")
+        .annotate(
+            made=Count("id"),
+            connected_calls=Count("id", filter=Q(connected=True)),
+            conversations=Count(
+                "id", filter=Q(connected=True, duration_seconds__gt=CONVERSATION_SECONDS)
+            ),
+            talk_seconds=Sum("duration_seconds", filter=Q(connected=True)),
+        )
+        .order_by()
+    ):
+        # Rounded per day, as the derived day figures are (ingest.call_stats_rebuild).
+        minutes = round((row["talk_seconds"] or 0) / 60)
+        add(row["user_id"], row["made"], row["connected_calls"], row["conversations"], minutes)
+    any_countable_call = Call.objects.filter(
+        countable, user_id=OuterRef("user_id"), local_date=OuterRef("local_date")
+    )
+    for row in (
+        DailyCallStats.objects.filter(
+            own_since_joining, period, user_id__in=user_ids, source=Source.MANUAL
+        )
+        .filter(~Exists(any_countable_call))
+        .values("user_id")
+        .annotate(
+            made=Sum("calls_made"),
+            connected_calls=Sum("connected"),
+            conversations=Sum("conversations"),
+            minutes=Sum("talk_minutes"),
+        )
+        .order_by()
+    ):
+        add(
+            row["user_id"],
+            row["made"],
+            row["connected_calls"],
+            row["conversations"],
+            row["minutes"],
+        )
+    return totals
+
+
 def team_sales(*, team: Team, date_from: dt.date, date_to: dt.date) -> list[dict[str, Any]]:
-    """Per-rep sales totals over a period for the team's reps. Three queries; sales only."""
+    """Per-rep sales totals over a period for the team's reps; sales only. Four queries.
+
+    Counted per rep: the activities this team imported or its CRM connections sent, and the
+    rep's own (typed, or their own import) from the day they joined the team; never what
+    another team of the rep brought. One source per (rep, day) among those, as in the rep's
+    own metrics."""
     reps = list(
         Membership.objects.filter(team=team, role=Role.REP)
         .order_by("user__email")
-        .values("user_id", "user__email", "user__display_name")
-        .distinct()
-    )
-    ids = [rep["user_id"] for rep in reps]
-    calls = {
-        row["user_id"]: row
-        for row in _effective_call_stats(user_ids=ids, date_from=date_from, date_to=date_to)
-        .values("user_id")
-        .annotate(
-            calls_made=Sum("calls_made"),
-            connected=Sum("connected"),
-            conversations=Sum("conversations"),
-            talk_minutes=Sum("talk_minutes"),
-            days_with_calls=Count("id"),
+        .values(
+            "user_id",
+            "user__email",
+            "user__display_name",
+            "user__timezone",
+            "user__day_boundary_hour",
+            "created_at",
         )
-        .order_by()
+    )
+    if not reps:
+        return []
+    ids = [rep["user_id"] for rep in reps]
+    # Joined: the rep's local day of the rep membership's creation (day boundary included).
+    joined = {
+        rep["user_id"]: local_date(
+            _Clock(
+                timezone=rep["user__timezone"], day_boundary_hour=rep["user__day_boundary_hour"]
+            ),
+            rep["created_at"],
+        )
+        for rep in reps
     }
+    own_since_joining = _own_since_joining(joined)
+    countable = _team_countable(team=team, own_since_joining=own_since_joining)
+    calls = _team_call_days(
+        countable=countable,
+        own_since_joining=own_since_joining,
+        user_ids=ids,
+        period=Q(local_date__gte=date_from, local_date__lte=date_to),
+    )
     meetings = {
         row["user_id"]: row
-        for row in _effective_meetings(user_ids=ids, date_from=date_from, date_to=date_to)
+        for row in _effective_meetings(
+            user_ids=ids, date_from=date_from, date_to=date_to, countable=countable
+        )
         .values("user_id")
         .annotate(**_meeting_aggregates())
         .order_by()

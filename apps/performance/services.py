@@ -602,6 +602,8 @@ def _execute(job: ImportJob, binary: IO[bytes], *, progress: Progress | None) ->
             source=Source.CSV,
             reps=reps,
             self_rep=self_rep,
+            # The rows a team's import brings are that team's; a rep's own import, the rep's.
+            team_id=job.team_id,
             default_tz=options.get("timezone", ""),
             default_currency=options.get("currency", ""),
             write=write and classify,
@@ -1147,7 +1149,13 @@ def _webhook_events_batch(*, connection_id: uuid.UUID) -> int:
         reps = selectors.team_rep_directory(team_id=team_id, emails=emails) if team_id else {}
         ingests = []
         for items in parsed:
-            ingest = Ingest(source=Source.WEBHOOK, reps=reps, rebuild_call_stats=False, now=now)
+            ingest = Ingest(
+                source=Source.WEBHOOK,
+                reps=reps,
+                team_id=team_id,
+                rebuild_call_stats=False,
+                now=now,
+            )
             for index, outcome in items:
                 if isinstance(outcome, RowRejected):
                     ingest.reject(index, outcome.column, outcome.reason)

@@ -95,6 +95,8 @@ def test_hubspot_calls_become_calls_and_day_figures(org: Org, write_path: str) -
     assert (anna_day.conversations, anna_day.talk_minutes) == (1, 8)
     bram_day = DailyCallStats.objects.get(user=org.bram, source="csv")
     assert (bram_day.calls_made, bram_day.connected, bram_day.conversations) == (2, 1, 1)
+    # A team's import brings the team's rows (on both write paths).
+    assert set(Call.objects.values_list("team_id", flat=True)) == {org.team.pk}
 
 
 def test_reimporting_the_same_file_changes_nothing(org: Org, write_path: str) -> None:
@@ -130,6 +132,7 @@ def test_hubspot_meetings_with_mapped_bant_columns(org: Org, write_path: str) ->
     best = meetings["7006"]
     assert (best.user_id, best.bant_score, best.qualified) == (org.bram.pk, 4, True)
     assert best.deal_value_cents == 300_050  # "3000,50" with a decimal comma
+    assert {m.team_id for m in meetings.values()} == {org.team.pk}
 
 
 def test_the_strictest_team_rule_of_the_rep_qualifies(org: Org) -> None:
@@ -325,6 +328,8 @@ def test_a_rep_imports_only_their_own_rows(org: Org) -> None:
     assert "another person" in job["report"][0]["reason"]
     assert set(Call.objects.values_list("user_id", flat=True)) == {org.anna.pk}
     assert job["team_id"] is None
+    # The rep's own import is the rep's own: no team.
+    assert set(Call.objects.values_list("team_id", flat=True)) == {None}
 
 
 def test_own_import_needs_no_owner_column(db: None) -> None:

@@ -82,3 +82,17 @@ def test_export_is_stable(org: Org) -> None:
         isinstance(row["occurred_at"], str) for row in privacy.export_user(org.anna)["calls"]
     )
     assert dt.date.fromisoformat(privacy.export_user(org.anna)["call_stats"][0]["local_date"])
+
+
+def test_export_carries_every_stored_fact_of_calls_and_meetings(org: Org) -> None:
+    """Art. 15: each stored field of a rep's call and meeting, including the team whose import
+    brought it (the user is the account itself; hash and last result are request bookkeeping)."""
+    _load(org)
+    anna = privacy.export_user(org.anna)
+    for model, rows, bookkeeping in (
+        (Call, anna["calls"], set()),
+        (Meeting, anna["meetings"], {"request_hash", "last_result"}),
+    ):
+        stored = {field.attname for field in model._meta.concrete_fields}
+        assert set(rows[0]) == stored - {"user_id"} - bookkeeping, model
+        assert {row["team_id"] for row in rows} == {str(org.team.pk)}

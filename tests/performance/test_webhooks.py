@@ -150,6 +150,8 @@ def test_a_signed_delivery_is_accepted_fast_and_processed_by_the_task(
     assert (call.user_id, call.source, call.connected) == (org.anna.pk, "webhook", True)
     meeting = Meeting.objects.get()
     assert (meeting.user_id, meeting.bant_score, meeting.qualified) == (org.bram.pk, 4, True)
+    # Attributed to the connection's team (the team view counts them for it).
+    assert call.team_id == meeting.team_id == org.team.pk
     connection.refresh_from_db()
     assert connection.last_event_at is not None
     # Processing again is harmless.
