@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -19,6 +20,7 @@ from apps.core.throttles import WriteThrottle
 from apps.privacy.models import Category
 from apps.privacy.services import consent_grant
 from tests.factories import UserFactory
+from tests.reliability.services import PrivateRedis
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 _SKIPPED_FOR_SERVICES: list[str] = []
@@ -129,3 +131,25 @@ def fresh_throttle_window() -> Iterator[Any]:
     start = timezone.now().replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
     with time_machine.travel(start, tick=True) as traveller:
         yield traveller
+
+
+def service_missing(what: str) -> None:
+    """A program a test needs is not installed: skip loudly, or fail under REQUIRE_SERVICES=1."""
+    message = f"{what} is not installed"
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{message} and REQUIRE_SERVICES=1")
+    pytest.skip(message)
+
+
+@pytest.fixture
+def private_redis() -> Iterator[PrivateRedis]:
+    """A Redis server of the test's own (the fault tests, sessions): killed, or paused with
+    CLIENT PAUSE, without touching the Redis the rest of the suite shares."""
+    if shutil.which("redis-server") is None:
+        service_missing("redis-server")
+    server = PrivateRedis()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()

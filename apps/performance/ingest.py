@@ -441,6 +441,19 @@ def _on_conflict(model: Any, target: tuple[str, ...], update_fields: tuple[str, 
     return f" ON CONFLICT ({keys}) DO UPDATE SET {updates}"
 
 
+def call_day_aggregates() -> dict[str, Any]:
+    """Day call figures from :class:`Call` rows grouped by (user, day): calls_made,
+    connected_calls, conversations (connected, over two minutes) and talk_seconds (connected)."""
+    return {
+        "calls_made": Count("id"),
+        "connected_calls": Count("id", filter=Q(connected=True)),
+        "conversations": Count(
+            "id", filter=Q(connected=True, duration_seconds__gt=CONVERSATION_SECONDS)
+        ),
+        "talk_seconds": Sum("duration_seconds", filter=Q(connected=True)),
+    }
+
+
 def call_stats_rebuild(
     *, source: str, days: set[tuple[uuid.UUID, dt.date]], now: dt.datetime
 ) -> None:
@@ -453,14 +466,7 @@ def call_stats_rebuild(
         (row["user_id"], row["local_date"]): row
         for row in Call.objects.filter(user_id__in=user_ids, local_date__in=dates, source=source)
         .values("user_id", "local_date")
-        .annotate(
-            calls_made=Count("id"),
-            connected_calls=Count("id", filter=Q(connected=True)),
-            conversations=Count(
-                "id", filter=Q(connected=True, duration_seconds__gt=CONVERSATION_SECONDS)
-            ),
-            talk_seconds=Sum("duration_seconds", filter=Q(connected=True)),
-        )
+        .annotate(**call_day_aggregates())
         .order_by()
     }
     rows = [

@@ -26,6 +26,22 @@ from apps.performance.choices import (
 EXTERNAL_ID_MAX = 128
 
 
+def _brought_by_team() -> models.ForeignKey[Any, Any]:
+    """The team whose CSV import or CRM connection brought a call or meeting; null for the
+    rep's own (typed, or the rep's own import). Set once, at insert: another team importing
+    the same activity updates its values, never its team. SET_NULL: the figures are the rep's
+    and outlive a deleted team (they then count as the rep's own)."""
+    return models.ForeignKey(
+        "accounts.Team",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        # Indexed in each model's Meta, partially (most rows have none), built concurrently.
+        db_index=False,
+    )
+
+
 class DailyCallStats(models.Model):
     """A rep's call figures for one local day from one source.
 
@@ -86,19 +102,7 @@ class Call(models.Model):
     connected = models.BooleanField(default=False)
     # The CRM's outcome, normalised to a short label ("connected", "no answer", ...).
     disposition = models.CharField(max_length=64, blank=True, default="")
-    # The team whose CSV import or CRM connection brought the row; null for the rep's own
-    # (typed, or the rep's own import). Set once, at insert: another team importing the same
-    # activity updates its values, never its team. SET_NULL: the figures are the rep's and
-    # outlive a deleted team (they then count as the rep's own).
-    team = models.ForeignKey(
-        "accounts.Team",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        # Indexed below, partially (most rows have none) and built concurrently.
-        db_index=False,
-    )
+    team = _brought_by_team()
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -141,19 +145,7 @@ class Meeting(models.Model):
     currency = models.CharField(max_length=3, blank=True, default="")
     source = models.CharField(max_length=8, choices=Source.choices, default=Source.MANUAL)
     external_id = models.CharField(max_length=EXTERNAL_ID_MAX, blank=True, default="")
-    # The team whose CSV import or CRM connection brought the row; null for the rep's own
-    # (typed, or the rep's own import). Set once, at insert: another team importing the same
-    # activity updates its values, never its team. SET_NULL: the figures are the rep's and
-    # outlive a deleted team (they then count as the rep's own).
-    team = models.ForeignKey(
-        "accounts.Team",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        # Indexed below, partially (most rows have none) and built concurrently.
-        db_index=False,
-    )
+    team = _brought_by_team()
     client_updated_at = models.DateTimeField()
     request_hash = models.CharField(max_length=64, default="")
     last_result = models.CharField(max_length=10, default="created")

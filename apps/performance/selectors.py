@@ -38,7 +38,7 @@ from apps.performance.choices import (
     MeetingStatus,
     Source,
 )
-from apps.performance.ingest import CONVERSATION_SECONDS, Rep
+from apps.performance.ingest import Rep, call_day_aggregates
 from apps.performance.models import (
     Call,
     CrmConnection,
@@ -341,19 +341,14 @@ def _team_call_days(
         .alias(rank=_SOURCE_RANK)
         .filter(~Exists(better))
         .values("user_id", "local_date")
-        .annotate(
-            made=Count("id"),
-            connected_calls=Count("id", filter=Q(connected=True)),
-            conversations=Count(
-                "id", filter=Q(connected=True, duration_seconds__gt=CONVERSATION_SECONDS)
-            ),
-            talk_seconds=Sum("duration_seconds", filter=Q(connected=True)),
-        )
+        .annotate(**call_day_aggregates())
         .order_by()
     ):
         # Rounded per day, as the derived day figures are (ingest.call_stats_rebuild).
         minutes = round((row["talk_seconds"] or 0) / 60)
-        add(row["user_id"], row["made"], row["connected_calls"], row["conversations"], minutes)
+        add(
+            row["user_id"], row["calls_made"], row["connected_calls"], row["conversations"], minutes
+        )
     any_countable_call = Call.objects.filter(
         countable, user_id=OuterRef("user_id"), local_date=OuterRef("local_date")
     )

@@ -28,16 +28,6 @@ CACHED_SECONDS = 4
 
 
 @pytest.fixture
-def private_redis() -> Iterator[PrivateRedis]:
-    server = PrivateRedis()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.kill()
-
-
-@pytest.fixture
 def sessions_in_private_redis(private_redis: PrivateRedis) -> Iterator[redis.Redis]:
     cache = {
         "default": {

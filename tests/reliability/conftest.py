@@ -3,15 +3,13 @@ fail under REQUIRE_SERVICES=1 like every other test that needs a service."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import REQUIRE_SERVICES
+from tests.conftest import service_missing
 from tests.reliability.services import (
     PrivatePostgres,
-    PrivateRedis,
     migrate,
     postgres_bindir,
     service_env,
@@ -20,20 +18,13 @@ from tests.reliability.services import (
 DATABASE = "et_reliability"
 
 
-def _missing(what: str) -> None:
-    message = f"{what} is not installed"
-    if REQUIRE_SERVICES:
-        pytest.fail(f"{message} and REQUIRE_SERVICES=1")
-    pytest.skip(message)
-
-
 @pytest.fixture(scope="session")
 def private_postgres() -> Iterator[PrivatePostgres]:
     """A migrated database on a PostgreSQL cluster of the tests' own, shared by the tests of
     one run (each uses its own reps). A test that stops it starts it again."""
     bindir = postgres_bindir()
     if bindir is None:
-        _missing("PostgreSQL (initdb, pg_ctl)")
+        service_missing("PostgreSQL (initdb, pg_ctl)")
     assert bindir is not None
     server = PrivatePostgres(bindir)
     try:
@@ -45,15 +36,3 @@ def private_postgres() -> Iterator[PrivatePostgres]:
         yield server
     finally:
         server.remove()
-
-
-@pytest.fixture
-def private_redis() -> Iterator[PrivateRedis]:
-    if shutil.which("redis-server") is None:
-        _missing("redis-server")
-    server = PrivateRedis()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.kill()
