@@ -2,7 +2,7 @@
 // hover readout of uPlot are off: each chart has its own text summary and legend instead,
 // which screen readers and keyboard users can read.
 import { h } from "./dom.js";
-import { lang } from "./i18n.js";
+import { lang, fmtNumber } from "./i18n.js";
 
 let uplotPromise = null;
 export const COLORS = { energy: "#0f6e84", avg: "#b4005a", bars: "#0f6e84", points: "#0f6e84", grid: "#d5dde0", axis: "#3d4b50" };
@@ -15,8 +15,14 @@ export function loadUPlot() {
   return uplotPromise;
 }
 
+// Tick labels in the app's language (uPlot's own follow navigator.language: "6.5" on the
+// sleep axis of a rep who chose Dutch on an English phone).
+function numbers(u, splits) {
+  return splits.map((value) => (value == null ? "" : fmtNumber(value, 2)));
+}
+
 function axis(label, extra = {}) {
-  return { stroke: COLORS.axis, grid: { stroke: COLORS.grid, width: 1 }, ticks: { stroke: COLORS.grid, width: 1 }, label, labelSize: 20, font: "12px system-ui, sans-serif", labelFont: "12px system-ui, sans-serif", ...extra };
+  return { values: numbers, stroke: COLORS.axis, grid: { stroke: COLORS.grid, width: 1 }, ticks: { stroke: COLORS.grid, width: 1 }, label, labelSize: 20, font: "12px system-ui, sans-serif", labelFont: "12px system-ui, sans-serif", ...extra };
 }
 
 function base(width, height) {

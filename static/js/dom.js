@@ -38,6 +38,37 @@ export function replace(el, ...children) {
   return el;
 }
 
+// Move focus to an element; a heading or other non-control gets tabindex="-1" first, so it
+// can take focus without joining the Tab order.
+export function focusOn(el) {
+  if (!el || !el.isConnected || el === document.body) return false;
+  if (!el.matches("a[href], button, input, select, textarea, summary, [tabindex]")) el.setAttribute("tabindex", "-1");
+  el.focus();
+  return document.activeElement === el;
+}
+
+// Redraw part of a screen without dropping keyboard focus to <body> (a screen reader would
+// start again at the top of the page): when focus was inside `host`, the control with the
+// same `data-focus` key gets it back, else `fallback` (a heading) does.
+export function redraw(host, children, fallback) {
+  const active = document.activeElement;
+  const inside = active && active !== document.body && host.contains(active);
+  const key = inside && active.dataset ? active.dataset.focus : undefined;
+  replace(host, ...children);
+  if (!inside) return;
+  const again = key ? host.querySelector(`[data-focus="${CSS.escape(key)}"]`) : null;
+  if (!focusOn(again)) focusOn(typeof fallback === "function" ? fallback() : fallback);
+}
+
+// A dialog closed: give focus back to the control that opened it, or, when a redraw replaced
+// that control meanwhile, to its successor (same `data-focus` key), else to `fallback`.
+export function returnFocus(opener, fallback) {
+  if (opener && opener.isConnected && focusOn(opener)) return;
+  const key = opener && opener.dataset ? opener.dataset.focus : undefined;
+  const again = key ? document.querySelector(`[data-focus="${CSS.escape(key)}"]`) : null;
+  if (!focusOn(again)) focusOn(fallback);
+}
+
 let uid = 0;
 export function nextId(prefix = "f") {
   uid += 1;

@@ -1,7 +1,7 @@
 // Quick entry forms (meal, exercise, activity, note, sleep, drinks, energy) in a modal
 // <dialog>: focus stays inside, Escape closes, and the opener gets focus back.
-import { h, field, segmented, checkboxes, select, showErrors, nextId, toast } from "./dom.js";
-import { t, fmtDate } from "./i18n.js";
+import { h, field, segmented, checkboxes, select, showErrors, nextId, toast, returnFocus } from "./dom.js";
+import { t, fmtDate, fmtInput, parseDecimal } from "./i18n.js";
 import { api, ApiError, OfflineError, isOffline } from "./api.js";
 import { session, allowed, setConsent, KIND_CATEGORY } from "./session.js";
 import { upsertEntry, deleteEntry } from "./sync.js";
@@ -107,7 +107,8 @@ function fieldsFor(kind, entry, mode) {
       ];
     case "alcohol":
       return [
-        field(t("form.alcohol.drinks"), numberInput("standard_drinks", entry ? entry.standard_drinks : 1, { max: 30, step: 0.5, required: true }), { hint: t("form.alcohol.drinks.hint") }),
+        // Text, not a number input: see parseDecimal (a typed "1,5" must not become 15).
+        field(t("form.alcohol.drinks"), h("input", { type: "text", name: "standard_drinks", inputmode: "decimal", autocomplete: "off", required: true, value: fmtInput(entry && entry.standard_drinks !== null ? Number(entry.standard_drinks) : 1, 1) }), { hint: t("form.alcohol.drinks.hint") }),
         segmented("context", t("form.alcohol.context"), ["dinner", "social", "going_out", "other"].map((v) => [v, t(`alcohol.context.${v}`)]), entry ? entry.context : "dinner"),
         ...common,
         noteField(entry && entry.note),
@@ -177,7 +178,7 @@ function bodyFor(kind, form, mode) {
       body.effect = radioValue(form, "effect");
       break;
     case "alcohol":
-      body.standard_drinks = value("standard_drinks");
+      body.standard_drinks = parseDecimal(value("standard_drinks"), { either: true });
       body.context = radioValue(form, "context");
       break;
     case "sleep": {
@@ -272,6 +273,11 @@ export function openEntryForm(kind, { entry = null, mode = null, onDone = () => 
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       const body = bodyFor(kind, form, mode);
+      // 0 to 30 in halves, as the server stores them.
+      if (kind === "alcohol" && !(body.standard_drinks >= 0 && body.standard_drinks <= 30 && Number.isInteger(body.standard_drinks * 2))) {
+        showErrors(form, { standard_drinks: [t("form.error.drinks", { example: fmtInput(1.5, 1) })] });
+        return;
+      }
       if (new Date(body.occurred_at).getTime() > Date.now() + 5 * 60 * 1000) {
         showErrors(form, { time: [t("form.error.future")] });
         return;
@@ -291,7 +297,9 @@ export function openEntryForm(kind, { entry = null, mode = null, onDone = () => 
   document.body.append(dialog);
   dialog.addEventListener("close", () => {
     dialog.remove();
-    if (opener && opener.isConnected) opener.focus();
+    // The list may have been redrawn while the form was open (a sync finished): then the
+    // entry's new button, or the screen's heading, gets focus instead of <body>.
+    returnFocus(opener, document.querySelector("main h1"));
   });
   dialog.showModal();
   return dialog;

@@ -94,3 +94,24 @@ export function fmtDate(date, options = { weekday: "long", day: "numeric", month
 export function fmtNumber(value, digits = 1) {
   return formatter("number", { maximumFractionDigits: digits }).format(value);
 }
+
+// A number as the rep types it back into a form: the app's decimal separator, no grouping.
+export function fmtInput(value, digits = 2) {
+  return formatter("number", { maximumFractionDigits: digits, useGrouping: false }).format(value);
+}
+
+// A decimal the rep typed (null when empty, NaN when it cannot be read). Not a number input:
+// Chrome reads "1,5" there as 15 when the phone's own language writes a decimal point (the
+// comma counts as a thousands separator), so a Dutch rep typing 1,5 drinks stored 15.
+// `either`: "," and "." are both the decimal sign (small amounts that never need thousands).
+// Otherwise the app's language decides (nl 1.250,50; en 1,250.50), and a thousands separator
+// must be followed by groups of three digits, so "1250.50" in Dutch is refused, never 125050.
+export function parseDecimal(text, { either = false } = {}) {
+  const value = String(text ?? "").replace(/\s/g, "");
+  if (value === "") return null;
+  if (either) return /^\d+([.,]\d+)?$/.test(value) ? Number(value.replace(",", ".")) : NaN;
+  const [group, decimal] = current === "nl" ? [".", ","] : [",", "."];
+  const pattern = new RegExp(`^(\\d{1,3}(\\${group}\\d{3})+|\\d+)(\\${decimal}\\d+)?$`);
+  if (!pattern.test(value)) return NaN;
+  return Number(value.split(group).join("").replace(decimal, "."));
+}

@@ -12,7 +12,7 @@ from playwright.sync_api import ConsoleMessage, Page, expect
 from apps.accounts.models import User
 from apps.pwa.views import FIRST_SCREEN_MODULES
 from tests.pwa.conftest import DEMO_EMAIL, DEMO_PASSWORD, poll, sign_in
-from tests.pwa.test_i18n import all_keys
+from tests.pwa.test_i18n import all_keys, load
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 SCREENS = ["", "work", "trends", "insights", "privacy", "settings"]
@@ -140,3 +140,22 @@ def test_first_screen_javascript_budget(
     total = sum(scripts.values())
     print(f"\nfirst screen JavaScript: {len(scripts)} files, {total / 1024:.1f} KiB gzipped")
     assert total < JS_BUDGET_GZIP, f"{total} bytes gzipped: {sorted(scripts.items())}"
+
+
+def test_the_locale_modules_hold_exactly_what_test_i18n_reads(
+    live_server: Any, new_context: Any
+) -> None:
+    """test_i18n.py reads the locale files with a pattern; the browser reads the modules. Both
+    must see the same keys and plural forms, or keys could escape the checks there."""
+    page = new_context().new_page()
+    page.goto(f"{live_server.url}/app/login")
+    settle(page)
+    modules = page.evaluate(
+        "() => import('/static/js/i18n.js').then((m) => Object.fromEntries(["
+        "'en', 'nl'].map((lang) => [lang, Object.fromEntries(Object.entries(m.DICTIONARIES[lang])"
+        ".map(([key, value]) => [key, typeof value === 'object' ? Object.keys(value).sort()"
+        " : null]))])))"
+    )
+    assert set(modules["en"]) == set(modules["nl"])
+    assert set(modules["en"]) == set(load("en")) and set(modules["nl"]) == set(load("nl"))
+    assert {k: v for k, v in modules["en"].items() if v != modules["nl"][k]} == {}

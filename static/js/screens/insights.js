@@ -1,5 +1,5 @@
 // Insights: private findings with their evidence in plain words, feedback, and progress.
-import { h, replace, toast } from "../dom.js";
+import { h, replace, redraw, toast } from "../dom.js";
 import { t, lang, fmtDate } from "../i18n.js";
 import { request, api, OfflineError } from "../api.js";
 import { dayToDate } from "../dates.js";
@@ -49,6 +49,7 @@ function feedbackButtons(insight, onChange) {
       {
         type: "button",
         class: "button small",
+        dataset: { focus: `feedback-${insight.id}-${value}` },
         "aria-pressed": insight.feedback === value ? "true" : "false",
         onclick: async () => {
           insight.feedback = value;
@@ -86,11 +87,12 @@ export async function render(main) {
   function draw() {
     const visible = data.insights.filter((insight) => insight.status !== "dismissed");
     if (!visible.length) {
-      replace(list, h("section", { class: "card" }, h("h2", null, t("insights.none.title")), h("p", null, t("insights.none.body"))));
+      redraw(list, [h("section", { class: "card" }, h("h2", null, t("insights.none.title")), h("p", null, t("insights.none.body")))], () => main.querySelector("h1"));
     } else {
-      replace(
+      // Feedback redraws the list: the pressed button keeps focus.
+      redraw(
         list,
-        h(
+        [h(
           "ul",
           { class: "insight-list" },
           visible.map((insight) =>
@@ -112,8 +114,7 @@ export async function render(main) {
                     onclick: async () => {
                       insight.status = "dismissed";
                       await queue({ op: "post", url: `/api/v1/insights/${insight.id}/status`, body: { status: "dismissed" } });
-                      draw();
-                      main.querySelector("h1").focus();
+                      draw(); // the insight is gone: focus goes to the screen's heading
                     },
                   },
                   t("insights.dismiss"),
@@ -121,7 +122,8 @@ export async function render(main) {
               ),
             ),
           ),
-        ),
+        )],
+        () => main.querySelector("h1"),
       );
     }
     const progress = data.progress || [];

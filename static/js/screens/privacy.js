@@ -137,7 +137,10 @@ export async function render(main) {
     try {
       await api("/privacy/account/delete", { method: "POST", body: { password: password.value } });
     } catch (error) {
-      if (error instanceof ApiError && Object.keys(error.errors).length) showErrors(deleteForm, error.errors);
+      // The server's words are English: the two answers a rep meets here get the app's own.
+      if (error instanceof ApiError && error.errors.password) showErrors(deleteForm, { password: [t("privacy.delete.wrong")] });
+      else if (error instanceof ApiError && error.status === 429) showErrors(deleteForm, { password: [t("login.throttled")] });
+      else if (error instanceof ApiError && Object.keys(error.errors).length) showErrors(deleteForm, error.errors);
       else showErrors(deleteForm, { password: [errorText(error)] });
       return;
     }

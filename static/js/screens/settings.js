@@ -1,6 +1,6 @@
 // Settings: language, time zone, day boundary; reminders, quiet hours and push when the
 // notifications API is there; what is waiting to sync; sign out.
-import { h, replace, field, select, showErrors, toast } from "../dom.js";
+import { h, replace, redraw, focusOn, field, select, showErrors, toast } from "../dom.js";
 import { t, lang, languageChoice, setLanguageChoice, browserLanguage } from "../i18n.js";
 import { ApiError, OfflineError } from "../api.js";
 import { session, updateMe, logout } from "../session.js";
@@ -78,24 +78,25 @@ export async function render(main, { relocalise, navigate }) {
   async function drawSync() {
     const { pending, failed, lastSync } = await sync.status();
     const last = lastSync ? new Date(lastSync.at).toLocaleString(lang(), { dateStyle: "short", timeStyle: "short" }) : t("settings.sync.never");
-    replace(
-      syncHost,
+    redraw(syncHost, [
       h("p", null, t("settings.sync.pending", { count: pending.length })),
       failed.length ? h("p", null, t("sync.failed.intro", { count: failed.length })) : null,
       h("p", { class: "hint" }, t("settings.sync.last", { when: last })),
       h("button", {
         type: "button",
         class: "button",
+        dataset: { focus: "sync-now" },
         onclick: async (event) => {
           const button = event.currentTarget;
           button.disabled = true;
           const summary = await sync.syncNow();
           button.disabled = false;
           toast(t(`sync.state.${summary.state}`, { count: summary.sent }));
-          button.focus();
+          // The section was redrawn meanwhile: focus the button that is on screen now.
+          focusOn(syncHost.querySelector('[data-focus="sync-now"]'));
         },
       }, t("settings.sync.now")),
-    );
+    ], () => document.getElementById("sync-settings-title"));
   }
 
   async function signOut() {

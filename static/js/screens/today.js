@@ -1,6 +1,6 @@
 // Today: one tap logs energy; in the morning one more tap adds last night's sleep and
 // yesterday evening's drinks; quick forms for the rest; today's entries, editable.
-import { h, replace, segmented, toast, yieldToBrowser } from "../dom.js";
+import { h, replace, redraw, focusOn, segmented, toast, yieldToBrowser } from "../dom.js";
 import { t, has, fmtTime, fmtDate, fmtNumber } from "../i18n.js";
 import { request, OfflineError, isOffline } from "../api.js";
 import { session, allowed, loadConsents } from "../session.js";
@@ -242,7 +242,15 @@ export async function render(main) {
       h(
         "div",
         { class: "actions" },
-        h("button", { type: "button", class: "button", onclick: () => { localStorage.setItem("et.morningDismissed", today); refresh(); } }, t("morning.later")),
+        h("button", {
+          type: "button",
+          class: "button",
+          onclick: () => {
+            localStorage.setItem("et.morningDismissed", today);
+            refresh();
+            focusOn(document.getElementById("quick-title")); // the card goes away: on to the next one
+          },
+        }, t("morning.later")),
         submit,
       ),
     );
@@ -274,7 +282,7 @@ export async function render(main) {
       toast(t("toast.lastnight"));
       localStorage.setItem("et.morningDismissed", today);
       refresh();
-      document.getElementById("entries-title").focus?.();
+      focusOn(document.getElementById("entries-title")); // the card goes away: on to the entries
     });
     return h(
       "section",
@@ -297,6 +305,7 @@ export async function render(main) {
         {
           type: "button",
           class: "entry",
+          dataset: { focus: `entry-${entry.id}` },
           onclick: () => openEntryForm(entry.kind, { entry, mode: entry.kind === "energy" && !entry.level ? "note" : null, onDone: refresh }),
         },
         h("span", { class: "entry-time" }, fmtTime(new Date(entry.occurred_at))),
@@ -321,7 +330,9 @@ export async function render(main) {
       blocks.push(h("h3", null, label));
       blocks.push(items.length ? h("ul", { class: "entry-list" }, items.map(entryButton)) : h("p", { class: "muted" }, t("today.entries.none")));
     }
-    replace(listHost, blocks);
+    // Redrawn after every save and sync: the entry that had focus keeps it (a deleted one
+    // hands it to the list's heading).
+    redraw(listHost, blocks, () => document.getElementById("entries-title"));
   }
 
   async function renderSync() {

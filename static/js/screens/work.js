@@ -1,7 +1,7 @@
 // Work: today's call figures and meetings with the BANT checkboxes, in under 30 seconds.
 // Writes are idempotent PUTs by client UUID through the outbox, so they work offline too.
-import { h, replace, field, segmented, checkboxes, toast, nextId } from "../dom.js";
-import { t, fmtTime, fmtDate, fmtNumber } from "../i18n.js";
+import { h, replace, redraw, focusOn, field, segmented, checkboxes, toast, nextId } from "../dom.js";
+import { t, fmtTime, fmtDate, fmtNumber, fmtInput, parseDecimal } from "../i18n.js";
 import { request, OfflineError, isOffline } from "../api.js";
 import { session } from "../session.js";
 import * as sync from "../sync.js";
@@ -143,7 +143,7 @@ export async function render(main) {
         field(t("work.calls.talk"), number("talk_minutes", values.talk_minutes, { max: 1440 })),
       ),
       queued ? h("p", { class: "badge badge-pending" }, t("entry.pending")) : null,
-      h("div", { class: "actions" }, h("button", { type: "submit", class: "button primary" }, t("work.calls.save"))),
+      h("div", { class: "actions" }, h("button", { type: "submit", class: "button primary", dataset: { focus: "calls-save" } }, t("work.calls.save"))),
     );
     form.addEventListener("input", () => {
       callsDirty = true;
@@ -160,9 +160,11 @@ export async function render(main) {
       if (!(await stored(form, () => sync.queue({ op: "put", url: `${CALLS_URL}${id}`, body })))) return;
       callsDirty = false;
       toast(!isOffline() ? t("toast.saved") : t("toast.saved.offline"));
-      drawCalls(imported);
+      await drawCalls(imported);
+      // The form was drawn again (with "waiting to sync"): its Save button keeps the focus.
+      focusOn(callsHost.querySelector('[data-focus="calls-save"]'));
     });
-    replace(callsHost, form);
+    redraw(callsHost, [form], () => document.getElementById("calls-title"));
   }
 
   function meetingForm(existing = null) {
@@ -179,25 +181,50 @@ export async function render(main) {
       h(
         "div",
         { class: "row" },
-        field(t("work.meeting.value"), h("input", { type: "number", name: "deal_value", inputmode: "decimal", min: 0, step: "0.01", value: existing && existing.deal_value_cents ? existing.deal_value_cents / 10 ** minorDigits(existing.currency) : "" })),
+        // Text, not a number input: see parseDecimal (a typed "1250,50" must not become 125050).
+        field(t("work.meeting.value"), h("input", { type: "text", name: "deal_value", inputmode: "decimal", autocomplete: "off", value: existing && existing.deal_value_cents ? fmtInput(existing.deal_value_cents / 10 ** minorDigits(existing.currency), minorDigits(existing.currency)) : "" }), { hint: t("work.meeting.value.hint", { example: fmtInput(1250.5) }) }),
         field(t("work.meeting.currency"), h("input", { type: "text", name: "currency", maxlength: 3, pattern: "[A-Za-z]{3}", value: (existing && existing.currency) || localStorage.getItem("et.currency") || "EUR", autocomplete: "off" })),
         field(t("form.time"), h("input", { type: "time", name: "time", value: existing ? timeOf(new Date(existing.occurred_at)) : timeOf(now), required: true })),
       ),
       h(
         "div",
         { class: "actions" },
-        existing ? h("button", { type: "button", class: "button", onclick: () => { replace(formHost); drawMeetings(); } }, t("form.cancel")) : null,
         existing
-          ? h("button", { type: "button", class: "button danger", onclick: async () => { await sync.queue({ op: "delete", url: `${MEETINGS_URL}${existing.id}` }); toast(t("toast.deleted")); replace(formHost); drawMeetings(); } }, t("form.delete"))
+          ? h("button", {
+              type: "button",
+              class: "button",
+              onclick: async () => {
+                replace(formHost);
+                await drawMeetings();
+                // Back to the meeting that was being edited.
+                focusOn(meetingsHost.querySelector(`[data-focus="meeting-${existing.id}"]`)) || focusOn(meetingsHost.querySelector("h3"));
+              },
+            }, t("form.cancel"))
+          : null,
+        existing
+          ? h("button", {
+              type: "button",
+              class: "button danger",
+              onclick: async () => {
+                await sync.queue({ op: "delete", url: `${MEETINGS_URL}${existing.id}` });
+                toast(t("toast.deleted"));
+                replace(formHost);
+                await drawMeetings();
+                focusOn(meetingsHost.querySelector("h3"));
+              },
+            }, t("form.delete"))
           : null,
         h("button", { type: "submit", class: "button primary" }, t("work.meeting.save")),
       ),
     );
+    form.elements.deal_value.addEventListener("input", () => form.elements.deal_value.setCustomValidity(""));
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
+      const dealValue = parseDecimal(form.elements.deal_value.value);
+      form.elements.deal_value.setCustomValidity(Number.isNaN(dealValue) ? t("work.meeting.value.error", { example: fmtInput(1250.5) }) : "");
       if (!form.reportValidity()) return;
       const flags = new Set([...form.querySelectorAll('input[name="bant"]:checked')].map((input) => input.value));
-      const value = Number(form.elements.deal_value.value || 0);
+      const value = dealValue || 0;
       const currency = form.elements.currency.value.toUpperCase();
       localStorage.setItem("et.currency", currency);
       const body = {
@@ -236,8 +263,7 @@ export async function render(main) {
     const held = meetings.filter((m) => m.status === "held");
     // The server decides with the team's rule; an entry not sent yet counts with the default (3).
     const qualified = held.filter((m) => (typeof m.qualified === "boolean" && !m.pending ? m.qualified : BANT.filter((flag) => m[flag]).length >= 3)).length;
-    replace(
-      meetingsHost,
+    redraw(meetingsHost, [
       h("h3", null, t("work.meetings.today")),
       meetings.length
         ? h("p", { class: "hint" }, t("work.meetings.count", { count: meetings.length, held: held.length, qualified: fmtNumber(qualified) }))
@@ -255,6 +281,7 @@ export async function render(main) {
                   {
                     type: "button",
                     class: "entry",
+                    dataset: { focus: `meeting-${meeting.id}` },
                     onclick: () => {
                       replace(formHost, meetingForm(meeting));
                       formHost.querySelector("h3").setAttribute("tabindex", "-1");
@@ -272,7 +299,7 @@ export async function render(main) {
             ),
           )
         : h("p", { class: "muted" }, t("work.meetings.none")),
-    );
+    ], () => meetingsHost.querySelector("h3"));
   }
 
   // When items leave the outbox the server has them: ask it again (it also decides
