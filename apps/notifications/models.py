@@ -171,3 +171,16 @@ class NotificationPreferences(models.Model):
 
     def __str__(self) -> str:
         return f"notification preferences of {self.user_id}"
+
+
+class DispatchState(models.Model):
+    """How far an hourly dispatcher got: the start of the last UTC hour window it fully
+    dispatched, so a run after an outage catches up the hours it missed. One row per
+    dispatcher, locked for the whole run; no user, no per-rep data."""
+
+    name = models.CharField(max_length=64, primary_key=True)
+    last_window_start = models.DateTimeField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"dispatch state {self.name}"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -264,18 +264,20 @@ def users_with_push_subscriptions(*, user_ids: Iterable[Any]) -> set[str]:
 # --- schedules -------------------------------------------------------------------------------
 
 
-def _users_due(
+def _users_due_in(
     base: QuerySet[NotificationPreferences],
     time_field: str | None,
     *,
-    start: dt.datetime,
-    end: dt.datetime,
+    spans: Sequence[tuple[dt.datetime, dt.datetime]],
     fixed_time: dt.time | None = None,
     weekday: int | None = None,
-) -> list[str]:
-    """Users whose local wall-clock time (per their own zone, DST included) happens in
-    [start, end): the distinct (zone, time) pairs are checked in Python, the users fetched in
-    one query."""
+) -> list[list[str]]:
+    """For each [start, end) span, the users whose local wall-clock time (per their own zone,
+    DST included) happens in it: the distinct (zone, time) pairs are checked in Python, the
+    users of all spans fetched in one query (two queries whatever the number of spans)."""
+    found: list[list[str]] = [[] for _ in spans]
+    if not spans:
+        return found
     pairs: Iterable[tuple[str, dt.time | None]]
     if time_field is not None:
         pairs = base.values_list("user__timezone", time_field).distinct()
@@ -283,38 +285,82 @@ def _users_due(
         pairs = [
             (tz, fixed_time) for tz in base.values_list("user__timezone", flat=True).distinct()
         ]
-    due: dict[str, list[dt.time]] = defaultdict(list)
+    first, last = min(s for s, _ in spans), max(e for _, e in spans)
+    # (zone, time) -> indexes of the spans it happens in.
+    due: dict[tuple[str, dt.time], set[int]] = defaultdict(set)
     for tz_name, wall_time in pairs:
         assert wall_time is not None
-        if any(
-            occurrences_in_window(
-                start=start, end=end, tz=zone(tz_name), wall_time=wall_time, weekday=weekday
-            )
+        for _day, instant in occurrences_in_window(
+            start=first, end=last, tz=zone(tz_name), wall_time=wall_time, weekday=weekday
         ):
-            due[tz_name].append(wall_time)
+            for index, (start, end) in enumerate(spans):
+                if start <= instant < end:
+                    due[(tz_name, wall_time)].add(index)
     if not due:
-        return []
+        return found
+    times_by_zone: dict[str, list[dt.time]] = defaultdict(list)
+    for tz_name, wall_time in due:
+        times_by_zone[tz_name].append(wall_time)
     condition = Q()
-    for tz_name, times in due.items():
+    for tz_name, times in times_by_zone.items():
         if time_field is None:
             condition |= Q(user__timezone=tz_name)
         else:
             condition |= Q(user__timezone=tz_name, **{f"{time_field}__in": times})
-    return [
-        str(pk)
-        for pk in base.filter(condition).order_by("user_id").values_list("user_id", flat=True)
-    ]
+    rows: Iterable[tuple[Any, str, dt.time | None]]
+    if time_field is None:
+        rows = (
+            (user_id, tz_name, fixed_time)
+            for user_id, tz_name in base.filter(condition)
+            .order_by("user_id")
+            .values_list("user_id", "user__timezone")
+        )
+    else:
+        rows = (
+            base.filter(condition)
+            .order_by("user_id")
+            .values_list("user_id", "user__timezone", time_field)
+        )
+    for user_id, tz_name, wall_time in rows:
+        assert wall_time is not None
+        for index in due[(tz_name, wall_time)]:
+            found[index].append(str(user_id))
+    return found
+
+
+def _reminder_base() -> QuerySet[NotificationPreferences]:
+    return NotificationPreferences.objects.filter(reminder_enabled=True, user__is_active=True)
+
+
+def _digest_base() -> QuerySet[NotificationPreferences]:
+    return NotificationPreferences.objects.filter(email_digest=True, user__is_active=True)
 
 
 def reminder_users_due(*, start: dt.datetime, end: dt.datetime) -> list[str]:
-    base = NotificationPreferences.objects.filter(reminder_enabled=True, user__is_active=True)
-    return _users_due(base, "reminder_time", start=start, end=end)
+    return _users_due_in(_reminder_base(), "reminder_time", spans=[(start, end)])[0]
 
 
 def digest_users_due(*, start: dt.datetime, end: dt.datetime) -> list[str]:
-    base = NotificationPreferences.objects.filter(email_digest=True, user__is_active=True)
-    return _users_due(
-        base, None, start=start, end=end, fixed_time=DIGEST_LOCAL_TIME, weekday=DIGEST_WEEKDAY
+    return digest_users_due_by_window(windows=[(start, end)])[0]
+
+
+def reminder_users_due_by_window(
+    *, windows: Sequence[tuple[dt.datetime, dt.datetime]]
+) -> list[list[str]]:
+    """:func:`reminder_users_due` for several windows at once (the dispatcher catching up
+    missed hours), in the same two queries."""
+    return _users_due_in(_reminder_base(), "reminder_time", spans=windows)
+
+
+def digest_users_due_by_window(
+    *, windows: Sequence[tuple[dt.datetime, dt.datetime]]
+) -> list[list[str]]:
+    return _users_due_in(
+        _digest_base(),
+        None,
+        spans=windows,
+        fixed_time=DIGEST_LOCAL_TIME,
+        weekday=DIGEST_WEEKDAY,
     )
 
 

@@ -45,6 +45,7 @@ from apps.core.time import zone as _uncached_zone
 from apps.notifications import messages, push, selectors
 from apps.notifications.models import (
     Delivery,
+    DispatchState,
     Notification,
     NotificationPreferences,
     PushSubscription,
@@ -77,6 +78,13 @@ PREPARE_CHUNK = 500
 SWEEP_LIMIT = 20_000
 # Fan-outs of one hourly dispatch expire before the next dispatch starts.
 DISPATCH_EXPIRES_SECONDS = 50 * 60
+HOUR = dt.timedelta(hours=1)
+LOCAL_SCHEDULES_STATE = "notifications.local-schedules"
+# After an outage, missed reminder hours are caught up only while they are this recent (the
+# current hour and the two before it): a 17:00 check-in reminder at 23:00 is noise.
+REMINDER_CATCH_UP = dt.timedelta(hours=3)
+# A weekly digest is still worth reading late: missed digest hours of the last two days.
+DIGEST_CATCH_UP = dt.timedelta(days=2)
 MAX_SUBSCRIPTIONS_PER_USER = 10
 PUSH_TTL_SECONDS: dict[str, int] = {
     Notification.Kind.INSIGHT: 24 * 3600,
@@ -458,24 +466,112 @@ def notify_new_insights_bulk(*, insight_ids_by_user: Mapping[Any, Sequence[Any]]
 # --- local schedules -------------------------------------------------------------------------
 
 
+def _catch_up_windows(state: DispatchState, current: dt.datetime) -> list[dt.datetime]:
+    """The hour windows after the last one dispatched, up to and including ``current``."""
+    windows = []
+    window = state.last_window_start + HOUR
+    while window <= current:
+        windows.append(window)
+        window += HOUR
+    return windows
+
+
 def dispatch_local_schedules(*, now: dt.datetime) -> dict[str, int]:
     """Hourly: find reps whose local reminder time or digest time falls in this hour (each in
     their own zone, DST included) and fan out preparation in chunks that expire before the
-    next dispatch."""
-    start = floor_to_hour(now)
-    end = start + dt.timedelta(hours=1)
-    counts: dict[str, int] = {}
-    for name, user_ids, task in (
-        ("reminders", selectors.reminder_users_due(start=start, end=end), PREPARE_REMINDERS_TASK),
-        ("digests", selectors.digest_users_due(start=start, end=end), PREPARE_DIGESTS_TASK),
-    ):
-        chunks = [user_ids[i : i + PREPARE_CHUNK] for i in range(0, len(user_ids), PREPARE_CHUNK)]
-        for chunk in chunks:
-            send_task_safely(task, chunk, start.isoformat(), expires=DISPATCH_EXPIRES_SECONDS)
-        counts[name] = len(user_ids)
-        counts[f"{name}_chunks"] = len(chunks)
-    logger.info("local schedules for %s: %s", start.isoformat(), counts)
+    next dispatch.
+
+    Hours missed since the last run (beat, broker or workers down) are dispatched too, oldest
+    first: reminders of the last ``REMINDER_CATCH_UP``, digests of the last
+    ``DIGEST_CATCH_UP``; older windows are passed over. The state row is locked for the whole
+    run, so two runs at once dispatch each window once; it advances only past windows whose
+    chunks the broker took, so a window the broker refused is tried again by the next run. The
+    very first run dispatches only the current hour.
+    """
+    current = floor_to_hour(now)
+    counts: dict[str, int] = {
+        "windows": 0,
+        "reminder_windows_too_old": 0,
+        "digest_windows_too_old": 0,
+        "reminders": 0,
+        "reminders_chunks": 0,
+        "digests": 0,
+        "digests_chunks": 0,
+    }
+    with transaction.atomic():
+        # The row lock serialises concurrent runs (a duplicated beat tick, a redelivery); a
+        # first run racing another waits on the primary key and then finds its row.
+        state, _ = DispatchState.objects.select_for_update().get_or_create(
+            name=LOCAL_SCHEDULES_STATE, defaults={"last_window_start": current - HOUR}
+        )
+        dispatched_up_to = state.last_window_start
+        if state.last_window_start > current:
+            # Written by a clock that was ahead: waiting for it would stop every reminder, and
+            # hours dispatched again make no second row (fingerprints).
+            logger.warning("local schedules: state %s is ahead of the clock", dispatched_up_to)
+            state.last_window_start = current - HOUR
+        windows = _catch_up_windows(state, current)
+        reminder_windows = [w for w in windows if current - w < REMINDER_CATCH_UP]
+        digest_windows = [w for w in windows if current - w < DIGEST_CATCH_UP]
+        reminders_due = dict(
+            zip(
+                reminder_windows,
+                selectors.reminder_users_due_by_window(
+                    windows=[(w, w + HOUR) for w in reminder_windows]
+                ),
+                strict=True,
+            )
+        )
+        digests_due = dict(
+            zip(
+                digest_windows,
+                selectors.digest_users_due_by_window(
+                    windows=[(w, w + HOUR) for w in digest_windows]
+                ),
+                strict=True,
+            )
+        )
+        done = state.last_window_start
+        for window in windows:
+            sent_all = True
+            for name, user_ids, task in (
+                ("reminders", reminders_due.get(window, []), PREPARE_REMINDERS_TASK),
+                ("digests", digests_due.get(window, []), PREPARE_DIGESTS_TASK),
+            ):
+                for i in range(0, len(user_ids), PREPARE_CHUNK):
+                    chunk = user_ids[i : i + PREPARE_CHUNK]
+                    sent_all &= send_task_safely(
+                        task, chunk, window.isoformat(), expires=DISPATCH_EXPIRES_SECONDS
+                    )
+                    counts[f"{name}_chunks"] += 1
+                counts[name] += len(user_ids)
+            if not sent_all:
+                # Chunks the broker did take are harmless to send again (fingerprints).
+                break
+            done = window
+            counts["windows"] += 1
+            counts["reminder_windows_too_old"] += window not in reminders_due
+            counts["digest_windows_too_old"] += window not in digests_due
+        if done != dispatched_up_to:
+            state.last_window_start = done
+            state.save(update_fields=["last_window_start", "updated_at"])
+    if len(windows) > 1:
+        logger.warning(
+            "local schedules: %d missed hour(s) before %s caught up", len(windows) - 1, current
+        )
+    logger.info("local schedules for %s: %s", current.isoformat(), counts)
     return counts
+
+
+def _too_late_to_remind(
+    prefs: NotificationPreferences, user: User, day: dt.date, now: dt.datetime
+) -> bool:
+    if local_date(user, now) != day:
+        return True
+    return prefs.quiet_hours_enabled and (
+        quiet_hours_end(now, zone(user.timezone), prefs.quiet_hours_start, prefs.quiet_hours_end)
+        is not None
+    )
 
 
 def reminders_prepare(
@@ -488,8 +584,11 @@ def reminders_prepare(
     ``window_start`` (and not before ``not_before``); none for a rep who already checked in
     that local day (checked again when it is sent) or who has no way to be reminded (no push
     subscription, push off). Older reminders still in the inbox are dismissed: only today's is
-    worth acting on."""
+    worth acting on. A reminder prepared after its time (a dispatcher catching up an outage)
+    is not made if the rep's quiet hours have begun or its local day is over: held until the
+    morning it would remind of a day that has passed."""
     end = window_start + dt.timedelta(hours=1)
+    now = timezone.now()
     candidates = list(selectors.reminder_preferences(user_ids=user_ids))
     reachable = (
         selectors.users_with_push_subscriptions(user_ids=[p.user_id for p in candidates])
@@ -504,8 +603,13 @@ def reminders_prepare(
         for _calendar_day, instant in occurrences_in_window(
             start=window_start, end=end, tz=zone(user.timezone), wall_time=prefs.reminder_time
         ):
-            if not_before is None or instant >= not_before:
-                due.append((user, local_date(user, instant), instant))
+            if not_before is not None and instant < not_before:
+                continue
+            day = local_date(user, instant)
+            if instant < now and _too_late_to_remind(prefs, user, day, now):
+                logger.info("reminder for %s passed over: caught up too late", user.pk)
+                continue
+            due.append((user, day, instant))
     done = selectors.checked_in(user_days=[(user.pk, day) for user, day, _ in due])
     specs = [
         NotificationSpec(

@@ -59,7 +59,8 @@ def deliver_batch(delivery_ids: list[int]) -> dict[str, int]:
     time_limit=180,
 )
 def dispatch_local_schedules() -> dict[str, int]:
-    """Hourly: reps whose local reminder or digest time falls in this hour, in chunks."""
+    """Hourly: reps whose local reminder or digest time falls in this hour (and in the hours
+    missed since the last run, within limits), in chunks."""
     return services.dispatch_local_schedules(now=timezone.now())
 
 

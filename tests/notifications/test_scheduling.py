@@ -157,7 +157,15 @@ def test_dispatcher_fans_out_in_chunks_that_expire(published, monkeypatch) -> No
     # Monday 30 November 2026, 07:10 UTC = 08:10 CET: the digest hour, and 11:20 is not.
     with time_machine.travel(dt.datetime(2026, 11, 30, 7, 10, tzinfo=UTC)):
         counts = tasks.dispatch_local_schedules()
-    assert counts == {"reminders": 0, "reminders_chunks": 0, "digests": 1, "digests_chunks": 1}
+    assert counts == {
+        "windows": 1,
+        "reminder_windows_too_old": 0,
+        "digest_windows_too_old": 0,
+        "reminders": 0,
+        "reminders_chunks": 0,
+        "digests": 1,
+        "digests_chunks": 1,
+    }
     assert published == [
         {
             "task": "apps.notifications.tasks.prepare_digests",
@@ -168,6 +176,8 @@ def test_dispatcher_fans_out_in_chunks_that_expire(published, monkeypatch) -> No
     published.clear()
     with time_machine.travel(dt.datetime(2026, 11, 30, 10, 0, 5, tzinfo=UTC)):
         counts = tasks.dispatch_local_schedules()
+    # 08:00 and 09:00 UTC had no run: caught up, with nobody due in them.
+    assert counts["windows"] == 3
     assert counts["reminders"] == 5 and counts["reminders_chunks"] == 3
     chunks = [m["args"][0] for m in published]
     assert sorted(pk for chunk in chunks for pk in chunk) == sorted(str(r.pk) for r in reps)
