@@ -105,7 +105,7 @@ def test_every_value_the_server_sends_has_a_text() -> None:
         JournalEntry,
         MealEntry,
     )
-    from apps.journal.serializers import MEAL_TAGS
+    from apps.journal.serializers import INPUT_SERIALIZERS, MEAL_TAGS
     from apps.performance.choices import MeetingStatus
     from apps.privacy.models import Category
 
@@ -123,6 +123,14 @@ def test_every_value_the_server_sends_has_a_text() -> None:
         + [f"exercise.intensity.{value}" for value in ExerciseEntry.Intensity.values]
         + [f"alcohol.context.{value}" for value in AlcoholEntry.Context.values]
         + [f"activity.effect.{value}" for value in ActivityEntry.Effect.values]
+        # A refused entry names its fields (today.js failureText): every field a journal
+        # write takes, and the batch item's own two.
+        + [
+            f"field.{name}"
+            for name in {"id", "kind"}.union(
+                *(serializer().fields for serializer in INPUT_SERIALIZERS.values())
+            )
+        ]
     )
     assert len(kinds) == 6
     en, nl = load("en"), load("nl")

@@ -153,3 +153,23 @@ def test_a_refused_entry_says_why_in_the_reps_language(
     )
     expect(failed).not_to_contain_text("consent")
     assert not AlcoholEntry.objects.filter(user=consenting_rep).exists()
+
+
+def test_a_refused_value_is_named_as_the_rep_knows_it(
+    live_server: Any, new_context: Any, consenting_rep: User
+) -> None:
+    """An entry queued with a value the server refuses (here by an older copy of the app):
+    the reason names "drankjes", the rep's word, not the API's field "standard_drinks"."""
+    page = new_context(locale="nl-NL").new_page()
+    sign_in(page, live_server.url)
+    page.evaluate(
+        """async () => {
+          const sync = await import('/static/js/sync.js');
+          await sync.upsertEntry('alcohol', crypto.randomUUID(),
+            { occurred_at: new Date().toISOString(), standard_drinks: '99.0' });
+        }"""
+    )
+    failed = page.locator(".failed-list")
+    expect(failed).to_contain_text("een waarde valt buiten wat kan worden bewaard (drankjes).")
+    expect(failed).not_to_contain_text("standard_drinks")
+    assert not AlcoholEntry.objects.filter(user=consenting_rep).exists()

@@ -76,7 +76,10 @@ function failureText(failure) {
     return t("sync.failure.consent", { category: t(`category.${failure.category}`).toLowerCase() });
   }
   if (code === "invalid" || code === "validation-error") {
-    const fields = Object.keys(failure.errors || {});
+    // Field names as the rep knows them ("drinks", not "standard_drinks"); a nested error
+    // ("tags.0") is its field's.
+    const names = [...new Set(Object.keys(failure.errors || {}).map((name) => name.split(".")[0]))];
+    const fields = names.map((name) => (has(`field.${name}`) ? t(`field.${name}`) : name));
     return fields.length ? t("sync.failure.invalid.fields", { fields: fields.join(", ") }) : t("sync.failure.invalid");
   }
   if (code === "not-found") return t("sync.failure.notfound");
