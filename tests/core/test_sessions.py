@@ -82,7 +82,7 @@ def test_a_sign_out_that_redis_missed_ends_the_session_once_the_copy_expires(
     # process that did not see the failure (this one leaves Redis alone for a few seconds
     # after it): the copy is trusted at most SESSION_CACHE_SECONDS after it was cached, then
     # the database says the session is gone.
-    time.sleep(max(0.0, _RETRY_AFTER_SECONDS - 1.6) + 0.5)
+    time.sleep(max(0.0, _RETRY_AFTER_SECONDS - 1.6) + 1.5)
     thief = APIClient()
     thief.cookies["sessionid"] = cookie
     assert thief.get(ME).status_code in (401, 403)
