@@ -6,6 +6,14 @@ from apps.insights.messages import render
 from apps.insights.models import DAY_COLUMNS, DayFeature, Insight, InsightProgress, StaleDay
 from apps.privacy.registry import PrivacyHandler, register
 
+# Every stored fact of an insight but its owner, its fingerprint (a hash of the others) and the
+# bookkeeping time of the last refresh: a field added to the model is exported without a change.
+INSIGHT_EXPORT_FIELDS = tuple(
+    field.name
+    for field in Insight._meta.concrete_fields
+    if field.name not in {"user", "fingerprint", "updated_at"}
+)
+
 
 def export_user(user: Any) -> dict[str, Any]:
     return {
@@ -15,33 +23,7 @@ def export_user(user: Any) -> dict[str, Any]:
             .values("local_date", "working_day", *DAY_COLUMNS)
         ),
         "insights": list(
-            Insight.objects.filter(user=user)
-            .order_by("created_at")
-            .values(
-                "id",
-                "construct",
-                "factor",
-                "outcome",
-                "lag",
-                "direction",
-                "mean_high",
-                "mean_low",
-                "n_high",
-                "n_low",
-                "diff_ci_low",
-                "diff_ci_high",
-                "q_value",
-                "rho",
-                "split_label",
-                "threshold",
-                "message_key",
-                "params",
-                "status",
-                "feedback",
-                "current",
-                "computed_on",
-                "created_at",
-            )
+            Insight.objects.filter(user=user).order_by("created_at").values(*INSIGHT_EXPORT_FIELDS)
         ),
         "progress": list(
             InsightProgress.objects.filter(user=user).values(

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
@@ -20,11 +18,9 @@ from apps.insights.engine import FEATURES
 from apps.insights.features import to_arrays
 from apps.insights.models import DayFeature, Insight, InsightProgress
 from apps.insights.services import day_features_rebuild, insights_compute
-from apps.journal.services import EntryInput, entries_upsert
-from apps.performance.services import meeting_upsert
 from apps.privacy.services import user_export
+from tests.insights.deals import held_meeting, nights, weekdays_before
 
-AMS = ZoneInfo("Europe/Amsterdam")
 # The clock stands still at noon on a Tuesday; the engine reads the days up to yesterday.
 NOW = dt.datetime(2026, 12, 1, 11, 0, tzinfo=dt.UTC)
 AS_OF = dt.date(2026, 12, 1)
@@ -35,44 +31,6 @@ DEAL = FEATURES.index("deal_value")
 def _frozen_clock() -> Iterator[None]:
     with time_machine.travel(NOW, tick=False):
         yield
-
-
-def _weekdays_before(day: dt.date, count: int) -> list[dt.date]:
-    """The ``count`` weekdays before ``day``, oldest first."""
-    days: list[dt.date] = []
-    while len(days) < count:
-        day -= dt.timedelta(days=1)
-        if day.weekday() < 5:
-            days.append(day)
-    return days[::-1]
-
-
-def _meeting(user: User, day: dt.date, cents: int, currency: str, hour: int = 10) -> None:
-    meeting_upsert(
-        user=user,
-        meeting_id=uuid.uuid4(),
-        values={
-            "occurred_at": dt.datetime.combine(day, dt.time(hour), tzinfo=AMS),
-            "status": "held",
-            "deal_value_cents": cents,
-            "currency": currency,
-        },
-    )
-
-
-def _sleep(user: User, nights: dict[dt.date, float]) -> None:
-    """One night per day: woke at 07:00 that day after ``hours`` of sleep."""
-    items = []
-    for day, hours in nights.items():
-        wake = dt.datetime.combine(day, dt.time(7), tzinfo=AMS)
-        items.append(
-            EntryInput(
-                kind="sleep",
-                id=uuid.uuid4(),
-                values={"occurred_at": wake, "bedtime": wake - dt.timedelta(hours=hours)},
-            )
-        )
-    assert all(o.result == "created" for o in entries_upsert(user=user, items=items))
 
 
 def _row(day: dt.date, cents: float, currency: str | None) -> tuple[int, dt.date, dict[str, Any]]:
@@ -88,12 +46,12 @@ def _deal_values(rows: list[tuple[int, dt.date, dict[str, Any]]]) -> dict[dt.dat
 
 @pytest.mark.django_db
 def test_a_day_row_names_the_currency_of_its_deal_value(consenting_user: User) -> None:
-    eur_day, jpy_day, mixed_day, no_value_day = _weekdays_before(AS_OF, 4)
-    _meeting(consenting_user, eur_day, 1_250_000, "EUR")
-    _meeting(consenting_user, jpy_day, 900_000, "JPY")
-    _meeting(consenting_user, mixed_day, 1_000_000, "EUR")
-    _meeting(consenting_user, mixed_day, 50_000, "USD", hour=14)
-    _meeting(consenting_user, no_value_day, 0, "")
+    eur_day, jpy_day, mixed_day, no_value_day = weekdays_before(AS_OF, 4)
+    held_meeting(consenting_user, eur_day, 1_250_000, "EUR")
+    held_meeting(consenting_user, jpy_day, 900_000, "JPY")
+    held_meeting(consenting_user, mixed_day, 1_000_000, "EUR")
+    held_meeting(consenting_user, mixed_day, 50_000, "USD", hour=14)
+    held_meeting(consenting_user, no_value_day, 0, "")
     day_features_rebuild(user_ids=[consenting_user.pk], date_from=eur_day, date_to=no_value_day)
 
     rows = {
@@ -114,14 +72,14 @@ def test_the_engine_reads_deal_values_only_on_days_in_the_main_currency(
 ) -> None:
     """20 EUR days and 8 JPY days: the pipeline value is compared on the 20 EUR days only, while
     every other outcome still has all 28 days."""
-    days = _weekdays_before(AS_OF, 28)
+    days = weekdays_before(AS_OF, 28)
     jpy_days = set(days[2::3][:8])  # spread over the weeks, not one block
     for day in days:
         if day in jpy_days:
-            _meeting(consenting_user, day, 150_000, "JPY")  # ¥150,000
+            held_meeting(consenting_user, day, 150_000, "JPY")  # ¥150,000
         else:
-            _meeting(consenting_user, day, 100_000, "EUR")  # €1,000
-    _sleep(consenting_user, {day: 6.0 if i % 2 else 8.0 for i, day in enumerate(days)})
+            held_meeting(consenting_user, day, 100_000, "EUR")  # €1,000
+    nights(consenting_user, {day: 6.0 if i % 2 else 8.0 for i, day in enumerate(days)})
 
     insights_compute(user_ids=[consenting_user.pk], as_of=AS_OF)
 
@@ -144,16 +102,16 @@ def test_no_pipeline_finding_from_comparing_yen_with_euro_cents(consenting_user:
     euro figure in cents for the same money: compared as one unit, short sleep would "go with"
     a far higher pipeline value. In euros alone, sleep and value are unrelated."""
     rng = np.random.default_rng(7)
-    days = _weekdays_before(AS_OF, 100)
-    nights = {}
+    days = weekdays_before(AS_OF, 100)
+    hours = {}
     for day in days:
         if rng.random() < 0.35:
-            _meeting(consenting_user, day, int(rng.integers(75_000, 225_000)), "JPY")
-            nights[day] = float(rng.normal(5.5, 0.4))
+            held_meeting(consenting_user, day, int(rng.integers(75_000, 225_000)), "JPY")
+            hours[day] = float(rng.normal(5.5, 0.4))
         else:
-            _meeting(consenting_user, day, int(rng.integers(50_000, 150_000)), "EUR")
-            nights[day] = float(rng.normal(7.3, 0.7))
-    _sleep(consenting_user, nights)
+            held_meeting(consenting_user, day, int(rng.integers(50_000, 150_000)), "EUR")
+            hours[day] = float(rng.normal(7.3, 0.7))
+    nights(consenting_user, hours)
 
     insights_compute(user_ids=[consenting_user.pk], as_of=AS_OF)
 
@@ -162,7 +120,7 @@ def test_no_pipeline_finding_from_comparing_yen_with_euro_cents(consenting_user:
 
 
 def test_a_tie_goes_to_the_currency_of_the_most_recent_valued_day() -> None:
-    days = _weekdays_before(AS_OF, 10)
+    days = weekdays_before(AS_OF, 10)
     eur_then_usd = [_row(d, 1000.0, "EUR") for d in days[:5]] + [
         _row(d, 2000.0, "USD") for d in days[5:]
     ]
@@ -183,7 +141,7 @@ def test_the_main_currency_is_counted_in_the_engine_window_only() -> None:
     value keeps its zero (zero is zero in any currency)."""
     first = AS_OF - dt.timedelta(days=59)
     before = [_row(first - dt.timedelta(days=i), 500_000.0, "JPY") for i in range(1, 31)]
-    days = _weekdays_before(AS_OF, 6)
+    days = weekdays_before(AS_OF, 6)
     inside = [
         _row(days[0], 1000.0, "EUR"),
         _row(days[1], 1500.0, "EUR"),
@@ -200,8 +158,8 @@ def test_the_main_currency_is_counted_in_the_engine_window_only() -> None:
 
 @pytest.mark.django_db
 def test_the_export_carries_every_stored_field_of_a_day_row(consenting_user: User) -> None:
-    day = _weekdays_before(AS_OF, 1)[0]
-    _meeting(consenting_user, day, 1_250_000, "EUR")
+    day = weekdays_before(AS_OF, 1)[0]
+    held_meeting(consenting_user, day, 1_250_000, "EUR")
     day_features_rebuild(user_ids=[consenting_user.pk], date_from=day, date_to=day)
 
     [row] = user_export(user=consenting_user)["insights"]["day_features"]

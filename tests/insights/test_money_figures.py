@@ -9,7 +9,6 @@ import uuid
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pytest
@@ -18,13 +17,11 @@ import time_machine
 from apps.accounts.models import User
 from apps.insights.models import Insight
 from apps.insights.services import fingerprint, insights_compute
-from apps.journal.services import EntryInput, entries_upsert
 from apps.notifications.models import Notification
-from apps.performance.services import meeting_upsert
 from tests.factories import UserFactory
+from tests.insights.deals import held_meeting, nights, weekdays_before
 from tests.insights.sweep import make_insight
 
-AMS = ZoneInfo("Europe/Amsterdam")
 NOW = dt.datetime(2026, 12, 1, 11, 0, tzinfo=dt.UTC)
 AS_OF = dt.date(2026, 12, 1)
 NBSP = "\u00a0"  # as Intl.NumberFormat writes "EUR 1,235"
@@ -188,35 +185,14 @@ def _seed_sleep_and_deals(user: User, currency: str, minor_per_unit: int, seed: 
     """100 weekdays, one held meeting each: after 7 h of sleep or more the deal is worth about
     1.6 times as much. Values in minor units of ``currency``."""
     rng = np.random.default_rng(seed)
-    days: list[dt.date] = []
-    day = AS_OF
-    while len(days) < 100:
-        day -= dt.timedelta(days=1)
-        if day.weekday() < 5:
-            days.append(day)
-    sleep_items = []
-    for day in days:
+    hours_by_day = {}
+    # Newest day first, as the figures were drawn when the expected counts were written.
+    for day in reversed(weekdays_before(AS_OF, 100)):
         hours = float(rng.uniform(5.5, 8.5))
         value_units = (1600 if hours >= 7 else 1000) * float(rng.uniform(0.85, 1.15))
-        meeting_upsert(
-            user=user,
-            meeting_id=uuid.uuid4(),
-            values={
-                "occurred_at": dt.datetime.combine(day, dt.time(10), tzinfo=AMS),
-                "status": "held",
-                "deal_value_cents": round(value_units * minor_per_unit),
-                "currency": currency,
-            },
-        )
-        wake = dt.datetime.combine(day, dt.time(7), tzinfo=AMS)
-        sleep_items.append(
-            EntryInput(
-                kind="sleep",
-                id=uuid.uuid4(),
-                values={"occurred_at": wake, "bedtime": wake - dt.timedelta(hours=hours)},
-            )
-        )
-    assert all(o.result == "created" for o in entries_upsert(user=user, items=sleep_items))
+        held_meeting(user, day, round(value_units * minor_per_unit), currency)
+        hours_by_day[day] = hours
+    nights(user, hours_by_day)
 
 
 def _pipeline(user: User) -> Insight:

@@ -171,6 +171,13 @@ def poll(page: Page, check: Callable[[], object], what: str, timeout_s: float = 
         page.wait_for_timeout(100)
 
 
+def settle(page: Page) -> None:
+    """Wait until the screen has loaded: network quiet, no busy main, a moment for redraws."""
+    page.wait_for_load_state("networkidle")
+    poll(page, lambda: page.locator("main[aria-busy]").count() == 0, "the screen")
+    page.wait_for_timeout(300)
+
+
 def wait_for_worker(page: Page) -> None:
     """Until the service worker controls the page (installed, activated and claimed)."""
     poll(

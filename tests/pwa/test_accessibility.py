@@ -9,18 +9,12 @@ from playwright.sync_api import Page, expect
 
 from apps.accounts.models import User
 from apps.journal.models import EnergyCheckin, MealEntry
-from tests.pwa.conftest import AXE_SOURCE, DEMO_EMAIL, DEMO_PASSWORD, poll, sign_in
+from tests.pwa.conftest import AXE_SOURCE, DEMO_EMAIL, DEMO_PASSWORD, poll, settle, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 SCREENS = ["", "work", "trends", "insights", "privacy", "settings"]
 # WCAG 2.0/2.1/2.2 A and AA plus axe's best practices.
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
-
-
-def settle(page: Page) -> None:
-    page.wait_for_load_state("networkidle")
-    poll(page, lambda: page.locator("main[aria-busy]").count() == 0, "the screen")
-    page.wait_for_timeout(300)
 
 
 def axe_violations(page: Page) -> list[dict[str, Any]]:

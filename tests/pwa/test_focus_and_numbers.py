@@ -12,15 +12,16 @@ from playwright.sync_api import Page, expect
 from apps.accounts.models import User
 from apps.journal.models import AlcoholEntry, EnergyCheckin
 from apps.performance.models import Meeting
-from tests.pwa.conftest import DEMO_EMAIL, DEMO_PASSWORD, poll, sign_in, wait_for_empty_outbox
+from tests.pwa.conftest import (
+    DEMO_EMAIL,
+    DEMO_PASSWORD,
+    poll,
+    settle,
+    sign_in,
+    wait_for_empty_outbox,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def settle(page: Page) -> None:
-    page.wait_for_load_state("networkidle")
-    poll(page, lambda: page.locator("main[aria-busy]").count() == 0, "the screen")
-    page.wait_for_timeout(300)
 
 
 def focused(page: Page) -> str:

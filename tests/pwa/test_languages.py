@@ -11,7 +11,7 @@ from playwright.sync_api import ConsoleMessage, Page, expect
 
 from apps.accounts.models import User
 from apps.pwa.views import FIRST_SCREEN_MODULES
-from tests.pwa.conftest import DEMO_EMAIL, DEMO_PASSWORD, poll, sign_in
+from tests.pwa.conftest import DEMO_EMAIL, DEMO_PASSWORD, settle, sign_in
 from tests.pwa.test_i18n import all_keys, load
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -39,12 +39,6 @@ EXPECTED = {
     },
 }
 JS_BUDGET_GZIP = 60 * 1024
-
-
-def settle(page: Page) -> None:
-    page.wait_for_load_state("networkidle")
-    poll(page, lambda: page.locator("main[aria-busy]").count() == 0, "the screen")
-    page.wait_for_timeout(300)
 
 
 def visible_words(page: Page) -> str:

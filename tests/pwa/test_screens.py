@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from apps.accounts.models import User
 from apps.insights.models import Insight
@@ -20,14 +20,16 @@ from apps.journal.models import (
 )
 from apps.performance.models import DailyCallStats, Meeting
 from apps.privacy.selectors import consented_categories
-from tests.pwa.conftest import DEMO_EMAIL, DEMO_PASSWORD, poll, sign_in, wait_for_empty_outbox
+from tests.pwa.conftest import (
+    DEMO_EMAIL,
+    DEMO_PASSWORD,
+    poll,
+    settle,
+    sign_in,
+    wait_for_empty_outbox,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def settle(page: Page) -> None:
-    page.wait_for_load_state("networkidle")
-    poll(page, lambda: page.locator("main[aria-busy]").count() == 0, "the screen")
 
 
 def test_morning_prompt_adds_last_night_in_one_more_tap(
