@@ -11,12 +11,14 @@ them as locks decide for themselves.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django.core.cache import caches
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
+from django.core.cache.backends.locmem import LocMemCache
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -99,6 +101,27 @@ class SoftRedisCache(RedisCache):
     def touch(self, key: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
         return self._soft(lambda: bool(RedisCache.touch(self, key, timeout, version)), False)
 
+    def delete_prefixed(self, prefix: str) -> int:
+        """Delete every key that starts with ``prefix`` (SCAN, then DEL in chunks); the number
+        deleted. Walks the whole keyspace: for rare acts (an erasure), not for every request.
+        Always tried, as ``delete``; an unreachable Redis deletes nothing and returns 0."""
+        return self._soft(lambda: self._delete_prefixed(prefix), 0, skippable=False)
+
+    def _delete_prefixed(self, prefix: str) -> int:
+        # The glob's own characters in a key are matched literally.
+        pattern = re.sub(r"([\\*?\[\]])", r"\\\1", self.make_and_validate_key(prefix)) + "*"
+        client = self._cache.get_client(write=True)
+        deleted = 0
+        chunk: list[Any] = []
+        for key in client.scan_iter(match=pattern, count=1000):
+            chunk.append(key)
+            if len(chunk) == 500:
+                deleted += int(client.delete(*chunk))
+                chunk = []
+        if chunk:
+            deleted += int(client.delete(*chunk))
+        return deleted
+
     def hit(self, key: str, window_seconds: int) -> int:
         """Count one event in a fixed window: one round trip (INCR and EXPIRE pipelined)."""
         if self._skipping():
@@ -116,6 +139,26 @@ class SoftRedisCache(RedisCache):
         pipe.expire(full_key, window_seconds, nx=True)
         count, _ = pipe.execute()
         return int(count)
+
+
+def delete_prefixed(prefix: str, alias: str = "default") -> int:
+    """Delete every cached value whose key starts with ``prefix``: Redis (SCAN) and Django's
+    in-memory cache (tests, one machine). Another backend cannot list its keys: its values stay
+    until their timeout, and that is logged. Returns the number of keys deleted."""
+    backend = caches[alias]
+    if isinstance(backend, SoftRedisCache):
+        return backend.delete_prefixed(prefix)
+    if isinstance(backend, LocMemCache):
+        # The stubs do not declare LocMemCache's private dict and lock.
+        local: Any = backend
+        full = backend.make_and_validate_key(prefix)
+        with local._lock:
+            keys = [key for key in local._cache if key.startswith(full)]
+            for key in keys:
+                local._delete(key)
+        return len(keys)
+    logger.warning("cache %s cannot delete by prefix; %s* expires by its timeout", alias, prefix)
+    return 0
 
 
 class CacheUnavailable(Exception):

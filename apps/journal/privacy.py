@@ -13,7 +13,7 @@ from apps.core.errors import ApplicationError, flatten_errors
 from apps.journal.models import ENTRY_MODELS, JournalState
 from apps.journal.selectors import OUTPUT_FIELDS, entry_to_dict
 from apps.journal.serializers import INPUT_SERIALIZERS
-from apps.journal.services import KIND_FIELDS, EntryInput, entries_import
+from apps.journal.services import KIND_FIELDS, EntryInput, day_views_forget, entries_import
 from apps.privacy.registry import PrivacyHandler, register
 
 # What an exported row may carry back in; ids, timestamps and local_date are re-derived.
@@ -38,6 +38,7 @@ def export_user(user: Any) -> dict[str, Any]:
 
 
 def erase_user(user: Any) -> int:
+    day_views_forget(user.pk)
     JournalState.objects.filter(user=user).delete()
     return sum(model.objects.filter(user=user).delete()[0] for model in ENTRY_MODELS.values())
 

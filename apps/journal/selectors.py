@@ -220,6 +220,11 @@ def _current_days(
     return int(version), days_json
 
 
+def day_view_cache_prefix(user_pk: Any) -> str:
+    """What every cached day view of one rep starts with (the range follows)."""
+    return f"journal:days:{user_pk}:"
+
+
 def day_view_state(
     *, user: Any, date_from: dt.date, date_to: dt.date, phone_version: int | None = None
 ) -> tuple[int, str | None]:
@@ -233,7 +238,7 @@ def day_view_state(
     (Redis is shared with the broker and may be persisted); they are decrypted per response.
     """
     timeout = settings.JOURNAL_DAY_VIEW_CACHE_SECONDS
-    key = f"journal:days:{user.pk}:{date_from.isoformat()}:{date_to.isoformat()}"
+    key = f"{day_view_cache_prefix(user.pk)}{date_from.isoformat()}:{date_to.isoformat()}"
     cached: tuple[int, str] | None = None
     known = phone_version
     if known is None and timeout:

@@ -22,6 +22,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from apps.core.cache import delete_prefixed
 from apps.core.errors import ApplicationError
 from apps.core.sql import (
     insert_many_after,
@@ -35,6 +36,7 @@ from apps.core.throttles import WriteWindow, write_window
 from apps.core.time import calendar_date, is_valid_timezone, local_date, zone
 from apps.insights.stale import days_mark_stale, days_mark_stale_after
 from apps.journal.models import ENTRY_MODELS, JournalEntry, JournalState
+from apps.journal.selectors import day_view_cache_prefix
 from apps.privacy.selectors import consent_held_sql, consented_categories
 
 logger = logging.getLogger(__name__)
@@ -579,6 +581,13 @@ def entry_delete(
         _after_change(user, {day})
 
 
+def day_views_forget(user_pk: Any) -> None:
+    """After the transaction that deleted a rep's entries for good (erasure, withdrawal with
+    deletion): the rep's day views cached in Redis go too. A moved version already keeps them
+    from being served, but they would hold the deleted entries until they expire."""
+    transaction.on_commit(lambda: delete_prefixed(day_view_cache_prefix(user_pk)))
+
+
 def entries_delete_for_category(*, user: Any, category: str) -> int:
     """Delete every entry of one consent category (withdrawal with deletion)."""
     deleted = 0
@@ -595,6 +604,7 @@ def entries_delete_for_category(*, user: Any, category: str) -> int:
         if days:
             # Day features derived from the deleted entries must be recomputed without them.
             _after_change(user, days)
+            day_views_forget(user.pk)
     return deleted
 
 

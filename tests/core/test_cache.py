@@ -151,3 +151,26 @@ def test_after_a_failure_redis_is_left_alone_for_a_moment_except_for_deletes(
     assert attempts == []  # none of those went near Redis
     assert dead.delete("a") is False
     assert attempts == ["client"]  # a delete is always tried (a logout must reach Redis)
+
+
+def test_delete_prefixed_deletes_only_keys_with_that_prefix(live: SoftRedisCache) -> None:
+    # Glob characters in the prefix are matched as themselves, not as a pattern.
+    doomed = ["journal:days:7:2026-01-01:2026-01-31", "journal:days:7:a", "journal:days:7:*x"]
+    kept = ["journal:days:70:a", "journal:days:8:a", "journal:days:7", "other:journal:days:7:a"]
+    for key in doomed + kept:
+        live.set(key, "v", 60)
+    live.set("journal:days:[7]:a", "v", 60)
+
+    assert live.delete_prefixed("journal:days:7:") == 3
+    assert live.delete_prefixed("journal:days:[7]:") == 1
+
+    assert [live.get(key) for key in doomed] == [None, None, None]
+    assert [live.get(key) for key in kept] == ["v"] * len(kept)
+
+
+def test_delete_prefixed_on_an_unreachable_redis_deletes_nothing_quickly(
+    dead: SoftRedisCache,
+) -> None:
+    started = time.monotonic()
+    assert dead.delete_prefixed("journal:days:7:") == 0
+    assert time.monotonic() - started < 2

@@ -567,6 +567,43 @@ def test_cached_day_view_keeps_the_note_encrypted(api, consenting_user):
     assert again["days"][0]["entries"]["energy"][0]["note"] == secret
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the cached days are PostgreSQL's")
+@pytest.mark.parametrize("how", ["erasure", "withdrawal with deletion"])
+def test_deleting_a_reps_data_deletes_their_cached_day_views(
+    api,
+    consenting_user,
+    other_user,
+    grant_all,
+    make_client,
+    how,
+    django_capture_on_commit_callbacks,
+):
+    """A moved version keeps an old day view from being served, but the cached copy would
+    still hold the rep's sleep, drinks and levels in Redis until it expired: erasure and a
+    withdrawal with deletion take the rep's cached day views with them, and no one else's."""
+    from django.core.cache import cache
+
+    from apps.privacy.services import consent_withdraw, user_erase
+
+    grant_all(other_user)
+    other = make_client(other_user)
+    keys = []
+    for client, owner in ((api, consenting_user), (other, other_user)):
+        put(client, "energy", uuid.uuid4(), VALID["energy"])
+        for query in ("", "?date_from=2026-01-01&date_to=2026-01-31"):
+            body = client.get(DAYS_URL + query).json()
+            keys.append(f"journal:days:{owner.pk}:{body['date_from']}:{body['date_to']}")
+    assert all(cache.get(key) is not None for key in keys)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        if how == "erasure":
+            user_erase(user=consenting_user)
+        else:
+            consent_withdraw(user=consenting_user, category="energy", delete_entries=True)
+
+    assert [cache.get(key) is not None for key in keys] == [False, False, True, True]
+
+
 def test_empty_note_is_stored_empty(api, consenting_user):
     entry_id = uuid.uuid4()
     put(api, "energy", entry_id, VALID["energy"])
