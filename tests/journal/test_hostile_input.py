@@ -134,3 +134,26 @@ def test_a_meeting_time_outside_the_utc_calendar_is_a_400(
         format="json",
     )
     assert_problem(response, 400, fields=["occurred_at"])
+
+
+def test_a_lone_surrogate_in_one_synced_item_does_not_refuse_the_others(
+    api: APIClient, consenting_user: Any
+) -> None:
+    """Half an emoji (a note cut inside a surrogate pair) is JSON that orjson will not read;
+    the API's parser hands such a body to ``json``, so it is that item's problem, not the
+    whole sync's."""
+    kept = uuid.uuid4()
+    items = [
+        {"kind": "energy", "id": str(uuid.uuid4()), **VALID["energy"], "note": "moe \ud83d"},
+        {"kind": "energy", "id": str(kept), **VALID["energy"], "note": "fit"},
+    ]
+    api.raise_request_exception = False
+    response = api.generic(
+        "POST",
+        "/api/v1/journal/batch",
+        json.dumps({"items": items}),
+        content_type="application/json",
+    )
+    assert response.status_code == 200, response.content
+    assert [r["result"] for r in response.json()["results"]] == ["rejected", "created"]
+    assert total_rows() == 1
