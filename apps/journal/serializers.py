@@ -9,7 +9,12 @@ from typing import TYPE_CHECKING, Any
 
 from rest_framework import serializers
 
-from apps.core.serializers import AwareDateTimeField, StrictSerializer, validate_with
+from apps.core.serializers import (
+    AwareDateTimeField,
+    FixedFieldsSerializer,
+    StrictSerializer,
+    validate_with,
+)
 from apps.journal.models import (
     ActivityEntry,
     AlcoholEntry,
@@ -190,7 +195,7 @@ class UpsertResultSerializer(serializers.Serializer):
     entry = serializers.DictField()
 
 
-class BatchItemSerializer(serializers.Serializer):
+class BatchItemSerializer(FixedFieldsSerializer):
     kind = serializers.ChoiceField(choices=list(INPUT_SERIALIZERS))
     id = serializers.UUIDField()
 

@@ -155,3 +155,60 @@ def test_a_value_without_a_json_form_is_refused_not_guessed():
     field = EnergyCheckin._meta.get_field("level")
     with pytest.raises(TypeError, match="not JSON serializable: object"):
         rows_json([field], [[object()]])
+
+
+@pytest.mark.postgres
+def test_the_rows_values_are_what_the_orms_conversion_gives(monkeypatch):
+    """``_row`` passes the common values through as they are; for every entry model, with the
+    values a sync brings (and a naive time, a TextChoices member, a bool for a number), each is
+    what ``get_db_prep_save`` would hand PostgreSQL, but the encrypted note, which is not
+    deterministic and must be a Fernet token."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from apps.core.sql import _row, insert_parts
+    from apps.journal.models import ENTRY_MODELS, MealEntry
+
+    frozen = dt.datetime(2026, 12, 7, 8, tzinfo=dt.UTC)
+    monkeypatch.setattr(timezone, "now", lambda: frozen)
+    user = UserFactory()
+    at = dt.datetime(2026, 12, 7, 7, 30, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+    extra = {
+        "sleep": {"bedtime": at - dt.timedelta(hours=7), "duration_minutes": 420, "quality": 4},
+        "meal": {"meal_type": MealEntry.MealType.LUNCH, "heaviness": "light", "tags": ["fried"]},
+        "exercise": {"exercise_type": "run", "duration_minutes": 30, "intensity": "moderate"},
+        "alcohol": {"standard_drinks": Decimal("1.5"), "context": "dinner"},
+        "energy": {"level": 7, "focus": True, "mood": None},
+        "activity": {"what": "piano", "duration_minutes": 45, "effect": "gave"},
+    }
+    for kind, model in ENTRY_MODELS.items():
+        for occurred_at in (at, at.replace(tzinfo=None)):
+            obj = model(
+                id=uuid.uuid4(),
+                user=user,
+                occurred_at=occurred_at,
+                tz="Europe/Amsterdam",
+                local_date=at.date(),
+                note="slept badly",
+                client_updated_at=at,
+                request_hash="abc",
+                last_result="created",
+                **extra[kind],
+            )
+            fields = insert_parts(model)[0]
+            fast = _row(model, obj)
+            orm = [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields]
+            for field, ours, theirs in zip(fields, fast, orm, strict=True):
+                if field.name == "note":
+                    assert str(ours).startswith("gAAAAA"), kind
+                else:
+                    assert _comparable(ours) == _comparable(theirs), (kind, field.name)
+
+
+def _comparable(value):
+    from psycopg.types.json import Jsonb
+
+    # psycopg's JSON wrapper has no equality of its own.
+    return (type(value), value.obj if isinstance(value, Jsonb) else value)
