@@ -279,10 +279,32 @@ _UNSUBSCRIBE_RESPONSES: dict[Any, Any] = {
 
 
 class EmailUnsubscribeThrottle(AnonRateThrottle):
+    """Links that are not genuine are limited per client address: a guesser (or a flood) gets
+    ``NOTIFICATIONS_UNSUBSCRIBE_RATE`` a minute. A genuine link, which only we can sign, is
+    limited per account instead (the same rate): a mail provider sends the one-click
+    unsubscribes of all its users from a few addresses (RFC 8058), and a per-address limit
+    would refuse real reps as soon as more than that many of them unsubscribed in one minute."""
+
     scope = "notifications_unsubscribe"
 
     def get_rate(self) -> str:
         return str(getattr(settings, "NOTIFICATIONS_UNSUBSCRIBE_RATE", "60/min"))
+
+    def get_cache_key(self, request: Request, view: APIView) -> str | None:
+        account = _signed_account(request)
+        if account is not None:
+            return self.cache_format % {"scope": self.scope, "ident": f"account-{account}"}
+        return super().get_cache_key(request, view)
+
+
+def _signed_account(request: Request) -> str | None:
+    # The query string only: a mail provider's one-click POST keeps the token in the link's
+    # URL (its body is "List-Unsubscribe=One-Click"); the confirmation page's form posts it in
+    # the body from the rep's own browser, which the per-address limit suits.
+    token = request.query_params.get("token")
+    if not token or len(token) > 1000:
+        return None
+    return services.email_unsubscribe_signed_id(token=token)
 
 
 class EmailUnsubscribeApi(APIView):

@@ -1113,6 +1113,17 @@ def email_unsubscribe_url(*, user: User) -> str:
     return f"{base}{path}?{urlencode({'token': email_unsubscribe_token(user=user)})}"
 
 
+def email_unsubscribe_signed_id(*, token: str) -> str | None:
+    """The account id a genuine, unexpired unsubscribe token names, from its signature alone
+    (no query); None for any other text."""
+    try:
+        data = signing.loads(token, salt=UNSUBSCRIBE_SALT, max_age=UNSUBSCRIBE_MAX_AGE)
+    except signing.BadSignature:  # SignatureExpired included
+        return None
+    user_id = data.get("u") if isinstance(data, dict) else None
+    return user_id if isinstance(user_id, str) else None
+
+
 def email_unsubscribe_user(*, token: str) -> User:
     """The rep a signed unsubscribe token names; a 400 for a forged, damaged or old one."""
     try:

@@ -158,6 +158,7 @@ def test_a_value_without_a_json_form_is_refused_not_guessed():
 
 
 @pytest.mark.postgres
+@pytest.mark.filterwarnings("ignore:DateTimeField .* received a naive datetime:RuntimeWarning")
 def test_the_rows_values_are_what_the_orms_conversion_gives(monkeypatch):
     """``_row`` passes the common values through as they are; for every entry model, with the
     values a sync brings (and a naive time, a TextChoices member, a bool for a number), each is

@@ -202,6 +202,33 @@ def test_unsubscribe_links_are_limited_per_client(settings: Any) -> None:
     assert_throttled(client.post(url, {"token": "forged"}), window_seconds=60)
 
 
+def test_genuine_one_click_unsubscribes_from_one_mail_provider_are_limited_per_account(
+    settings: Any,
+) -> None:
+    """A mail provider posts every user's RFC 8058 one-click unsubscribe from the same few
+    addresses: genuine links count per account, so the third rep from that address still gets
+    through, while one link posted over and over is limited, and forged ones per address."""
+    from apps.notifications.services import email_unsubscribe_token
+
+    settings.NOTIFICATIONS_UNSUBSCRIBE_RATE = "2/min"
+    provider = APIClient(REMOTE_ADDR="203.0.113.25")
+    url = "/api/v1/notifications/email/unsubscribe"
+    links = [f"{url}?token={email_unsubscribe_token(user=consenting())}" for _ in range(3)]
+
+    def one_click(link: str) -> Any:
+        return provider.post(
+            link, "List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded"
+        )
+
+    assert [one_click(link).status_code for link in links] == [200, 200, 200]
+    assert one_click(links[0]).status_code == 200
+    assert_throttled(one_click(links[0]), window_seconds=60)
+    for _ in range(2):
+        assert_problem(provider.post(url, {"token": "forged"}), 400)
+    assert_throttled(provider.post(url, {"token": "forged"}), window_seconds=60)
+    assert one_click(links[1]).status_code == 200
+
+
 def test_a_forged_forwarded_for_header_does_not_lift_the_login_limit(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
