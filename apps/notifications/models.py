@@ -80,6 +80,8 @@ class Delivery(models.Model):
     fingerprint = models.CharField(max_length=64, unique=True)
     # Not before this instant: the scheduled local time, or the end of quiet hours.
     due_at = models.DateTimeField()
+    # Held by quiet hours: when it was due before that. Changed quiet hours move it again.
+    held_from = models.DateTimeField(null=True, blank=True)
     # After a transient failure: the sweeper leaves the row alone until then (backoff).
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     # When a task for this row was last queued; the sweeper re-queues only after it expired.

@@ -42,6 +42,7 @@ def export_user(user: Any) -> dict[str, Any]:
                         "outcome": d.outcome,
                         "attempts": d.attempts,
                         "due_at": d.due_at.isoformat(),
+                        "held_from": d.held_from.isoformat() if d.held_from else None,
                         "sent_at": d.sent_at.isoformat() if d.sent_at else None,
                     }
                     for d in sorted(n.deliveries.all(), key=lambda d: d.channel)

@@ -138,6 +138,7 @@ def preferences_update(*, user: User, **changes: Any) -> NotificationPreferences
     with transaction.atomic():
         prefs, _ = NotificationPreferences.objects.select_for_update().get_or_create(user=user)
         before = (prefs.reminder_enabled, prefs.reminder_time)
+        quiet = (prefs.quiet_hours_enabled, prefs.quiet_hours_start, prefs.quiet_hours_end)
         for name, value in changes.items():
             setattr(prefs, name, value)
         if (
@@ -156,6 +157,8 @@ def preferences_update(*, user: User, **changes: Any) -> NotificationPreferences
                 },
             )
         prefs.save(update_fields=[*changes, "updated_at"])
+        if (prefs.quiet_hours_enabled, prefs.quiet_hours_start, prefs.quiet_hours_end) != quiet:
+            _hold_again(user=user, prefs=prefs)
         if prefs.reminder_enabled and (prefs.reminder_enabled, prefs.reminder_time) != before:
             # The hourly dispatch for this hour may have run already: a reminder set for later
             # in this hour still happens today.
@@ -164,6 +167,27 @@ def preferences_update(*, user: User, **changes: Any) -> NotificationPreferences
             now = timezone.now()
             reminders_prepare(user_ids=[user.pk], window_start=floor_to_hour(now), not_before=now)
     return prefs
+
+
+def _hold_again(*, user: User, prefs: NotificationPreferences) -> None:
+    """The rep's deliveries held by quiet hours, held by the new ones instead: shortened or
+    turned off, they go out at the new end (now, if that has passed); lengthened, later.
+    Inside the caller's transaction; those due now are queued after it commits."""
+    now = timezone.now()
+    held = Delivery.objects.select_for_update().filter(
+        notification__user=user, state=Delivery.State.PENDING, held_from__isnull=False
+    )
+    due_ids: list[int] = []
+    for delivery in held.only("pk", "due_at", "held_from"):
+        assert delivery.held_from is not None
+        due_at = _hold_until(prefs, user, max(delivery.held_from, now))
+        changes: dict[str, Any] = {"due_at": due_at, "updated_at": now}
+        if due_at <= now:
+            changes["enqueued_at"] = now
+            due_ids.append(delivery.pk)
+        Delivery.objects.filter(pk=delivery.pk).update(**changes)
+    if due_ids:
+        transaction.on_commit(lambda: _enqueue_deliveries(due_ids))
 
 
 # --- push subscriptions ----------------------------------------------------------------------
@@ -353,6 +377,7 @@ def notifications_create(specs: Sequence[NotificationSpec]) -> list[Notification
                         channel=channel,
                         fingerprint=fingerprint(uid, spec.fingerprint, channel),
                         due_at=due_at,
+                        held_from=instant if due_at != instant else None,
                     )
                 )
         Delivery.objects.bulk_create(deliveries, ignore_conflicts=True)
@@ -736,7 +761,8 @@ def _refusal(job: _Job, now: dt.datetime) -> str | None:
     # Preferences may have changed since the row was made: quiet hours apply at send time.
     held = None if notification.urgent else _hold_until(job.prefs, notification.user, now)
     if held is not None and held > now:
-        pending.update(due_at=held, enqueued_at=None, updated_at=now)
+        held_from = delivery.held_from or delivery.due_at
+        pending.update(due_at=held, held_from=held_from, enqueued_at=None, updated_at=now)
         return "held"
     return None
 

@@ -325,6 +325,56 @@ def test_quiet_hours_hold_a_push_until_they_end(
 
 
 @pytest.mark.django_db
+def test_changed_quiet_hours_move_what_they_hold(
+    user, subscribe, push_service, published, django_capture_on_commit_callbacks
+) -> None:
+    """A push held until 07:30 by quiet hours follows the rep's new quiet hours: shortened to
+    23:00 it goes out at 23:00, lengthened to 09:00 at 09:00, turned off at once. A push that
+    was not held (scheduled for later) keeps its time."""
+    subscribe(user)
+    evening = dt.datetime(2026, 11, 26, 21, 15, tzinfo=UTC)  # 22:15 CET
+    with time_machine.travel(evening, tick=False) as clock:
+        held = services.notify_new_insights(user_id=user.pk, insight_ids=[make_insight(user).pk])
+        delivery = held.deliveries.get()
+        (later,) = services.notifications_create(
+            [
+                services.NotificationSpec(
+                    user=user,
+                    kind="system",
+                    title_key="system.notice",
+                    fingerprint="later",
+                    scheduled_at=dt.datetime(2026, 11, 27, 12, 0, tzinfo=UTC),
+                )
+            ]
+        )
+        planned = later.deliveries.get()
+        assert delivery.due_at == dt.datetime(2026, 11, 27, 6, 30, tzinfo=UTC)
+
+        services.preferences_update(user=user, quiet_hours_end=dt.time(23, 0))
+        delivery.refresh_from_db()
+        assert delivery.due_at == dt.datetime(2026, 11, 26, 22, 0, tzinfo=UTC)  # 23:00 CET
+
+        services.preferences_update(user=user, quiet_hours_end=dt.time(9, 0))
+        delivery.refresh_from_db()
+        assert delivery.due_at == dt.datetime(2026, 11, 27, 8, 0, tzinfo=UTC)  # 09:00 CET
+        assert push_service.received == []
+
+        clock.move_to(evening + dt.timedelta(minutes=10))
+        published.clear()
+        with django_capture_on_commit_callbacks(execute=True):
+            services.preferences_update(user=user, quiet_hours_enabled=False)
+        delivery.refresh_from_db()
+        assert delivery.due_at == evening + dt.timedelta(minutes=10)
+        queued = [m["args"][0] for m in published if m["task"].endswith(".deliver")]
+        assert queued == [delivery.pk]
+        assert tasks.deliver(delivery.pk) == "sent"
+    planned.refresh_from_db()
+    assert planned.due_at == dt.datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+    assert planned.state == "pending"
+    assert len(push_service.received) == 1
+
+
+@pytest.mark.django_db
 def test_quiet_hours_are_checked_again_at_send_time(user, subscribe, push_service) -> None:
     subscribe(user)
     with time_machine.travel(dt.datetime(2026, 11, 26, 19, 55, tzinfo=UTC), tick=True) as clock:
