@@ -1,16 +1,44 @@
 // The one way the app talks to the API: same-origin session cookie, CSRF header on writes,
 // problem+json errors turned into ApiError. GETs go through the service worker, which answers
 // from its cache when the network is gone (and says so with X-ET-Cached-At).
+import { has, lang, t } from "./i18n.js";
+
 const BASE = "/api/v1";
 let csrfToken = null;
 
 export class ApiError extends Error {
   constructor(status, body) {
-    super((body && body.detail) || `HTTP ${status}`);
+    super(problemText(status, body));
     this.status = status;
     this.body = body || {};
     this.errors = (body && body.errors) || {};
   }
+}
+
+// What a screen shows for a refused request, in the app's language. The server's problem
+// details are English: a known code or status has words of its own; a refusal the app cannot
+// name keeps the detail in English and gets a general sentence in Dutch (its field errors are
+// shown beside the fields).
+const STATUS_TEXT = {
+  401: "problem.signin",
+  403: "problem.forbidden",
+  404: "problem.notfound",
+  409: "problem.conflict",
+  413: "problem.toolarge",
+  429: "problem.ratelimited",
+  503: "problem.unavailable",
+};
+
+export function problemText(status, body) {
+  const code = body && body.code;
+  if (code === "consent-required" && body.category && has(`category.${body.category}`)) {
+    return t("consent.needed", { category: t(`category.${body.category}`) });
+  }
+  if (code && has(`problem.${code}`)) return t(`problem.${code}`);
+  if (STATUS_TEXT[status]) return t(STATUS_TEXT[status]);
+  if (status >= 500) return t("problem.server");
+  const detail = body && body.detail;
+  return detail && lang() === "en" ? detail : t("problem.refused");
 }
 
 export class OfflineError extends Error {
