@@ -23,7 +23,7 @@ import logging
 import secrets
 import smtplib
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -491,6 +491,15 @@ def notify_new_insights_bulk(*, insight_ids_by_user: Mapping[Any, Sequence[Any]]
 # --- local schedules -------------------------------------------------------------------------
 
 
+def _users_by_window(
+    windows: list[dt.datetime],
+    due_by_window: Callable[..., list[list[str]]],
+) -> dict[dt.datetime, list[str]]:
+    """Each hour window's due reps, from a selector that takes all the windows at once."""
+    found = due_by_window(windows=[(w, w + HOUR) for w in windows])
+    return dict(zip(windows, found, strict=True))
+
+
 def _catch_up_windows(state: DispatchState, current: dt.datetime) -> list[dt.datetime]:
     """The hour windows after the last one dispatched, up to and including ``current``."""
     windows = []
@@ -538,24 +547,8 @@ def dispatch_local_schedules(*, now: dt.datetime) -> dict[str, int]:
         windows = _catch_up_windows(state, current)
         reminder_windows = [w for w in windows if current - w < REMINDER_CATCH_UP]
         digest_windows = [w for w in windows if current - w < DIGEST_CATCH_UP]
-        reminders_due = dict(
-            zip(
-                reminder_windows,
-                selectors.reminder_users_due_by_window(
-                    windows=[(w, w + HOUR) for w in reminder_windows]
-                ),
-                strict=True,
-            )
-        )
-        digests_due = dict(
-            zip(
-                digest_windows,
-                selectors.digest_users_due_by_window(
-                    windows=[(w, w + HOUR) for w in digest_windows]
-                ),
-                strict=True,
-            )
-        )
+        reminders_due = _users_by_window(reminder_windows, selectors.reminder_users_due_by_window)
+        digests_due = _users_by_window(digest_windows, selectors.digest_users_due_by_window)
         done = state.last_window_start
         for window in windows:
             sent_all = True
@@ -1139,19 +1132,9 @@ def email_unsubscribe_url(*, user: User) -> str:
     return f"{base}{path}?{urlencode({'token': email_unsubscribe_token(user=user)})}"
 
 
-def email_unsubscribe_signed_id(*, token: str) -> str | None:
-    """The account id a genuine, unexpired unsubscribe token names, from its signature alone
-    (no query); None for any other text."""
-    try:
-        data = signing.loads(token, salt=UNSUBSCRIBE_SALT, max_age=UNSUBSCRIBE_MAX_AGE)
-    except signing.BadSignature:  # SignatureExpired included
-        return None
-    user_id = data.get("u") if isinstance(data, dict) else None
-    return user_id if isinstance(user_id, str) else None
-
-
-def email_unsubscribe_user(*, token: str) -> User:
-    """The rep a signed unsubscribe token names; a 400 for a forged, damaged or old one."""
+def _unsubscribe_account_id(token: str) -> str | None:
+    """The account id a signed unsubscribe token names (None: signed, but names none); an
+    ApplicationError (400) for a forged, damaged or old one."""
     try:
         data = signing.loads(token, salt=UNSUBSCRIBE_SALT, max_age=UNSUBSCRIBE_MAX_AGE)
     except signing.SignatureExpired as exc:
@@ -1168,11 +1151,22 @@ def email_unsubscribe_user(*, token: str) -> User:
             errors={"token": ["Invalid signature."]},
         ) from exc
     user_id = data.get("u") if isinstance(data, dict) else None
-    user = (
-        User.objects.filter(pk=user_id, is_active=True).first()
-        if isinstance(user_id, str)
-        else None
-    )
+    return user_id if isinstance(user_id, str) else None
+
+
+def email_unsubscribe_signed_id(*, token: str) -> str | None:
+    """The account id a genuine, unexpired unsubscribe token names, from its signature alone
+    (no query); None for any other text."""
+    try:
+        return _unsubscribe_account_id(token)
+    except ApplicationError:
+        return None
+
+
+def email_unsubscribe_user(*, token: str) -> User:
+    """The rep a signed unsubscribe token names; a 400 for a forged, damaged or old one."""
+    user_id = _unsubscribe_account_id(token)
+    user = User.objects.filter(pk=user_id, is_active=True).first() if user_id else None
     if user is None:
         raise ApplicationError(
             "This unsubscribe link is not valid.",

@@ -205,7 +205,7 @@ def _meeting_row(external_id: str, when: str, email: str = "anna@acme.test") -> 
     return f"meeting,{external_id},{email},{when},,,,held,true,true,true,true,false,1000.00,EUR\n"
 
 
-def _team_import(admin: Any, team: Team, *rows: str) -> None:
+def _team_import(admin: Any, team: Team, *rows: str) -> dict[str, Any]:
     response = post_import(
         client_for(admin),
         (ENERGYTRACK_HEADER + "".join(rows)).encode(),
@@ -213,6 +213,7 @@ def _team_import(admin: Any, team: Team, *rows: str) -> None:
         team_id=str(team.pk),
     )
     assert response.status_code == 201, response.content
+    return dict(response.json())
 
 
 def _typed_calls(user: Any, day: str, made: int) -> None:
@@ -395,14 +396,8 @@ def test_another_teams_import_of_the_same_activity_counts_once_and_stays_the_fir
         _meeting_row("m-1", "2026-11-20T14:00:00+01:00"),
     )
     _team_import(org.admin, org.team, *rows)
-    second = post_import(
-        client_for(admin_b),
-        (ENERGYTRACK_HEADER + "".join(rows)).encode(),
-        format="energytrack",
-        team_id=str(team_b.pk),
-    )
-    assert second.status_code == 201, second.content
-    assert second.json()["counts"]["unchanged"] == 3
+    second = _team_import(admin_b, team_b, *rows)
+    assert second["counts"]["unchanged"] == 3
     assert Call.objects.filter(user=org.anna).count() == 2
     assert Meeting.objects.filter(user=org.anna).count() == 1
     assert set(Call.objects.values_list("team", flat=True)) == {org.team.pk}
