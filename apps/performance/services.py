@@ -144,6 +144,17 @@ def _imported_read_only() -> ApplicationError:
     )
 
 
+def _refuse_reserved_id(entry_id: uuid.UUID) -> None:
+    """A new manual entry may not take a version-5 UUID: those are the ids the server derives
+    for imported rows (``ingest.imported_id``, ``derived_stats_id``) from ids anyone can know, so
+    a rep's entry under one would be overwritten by, or break, a colleague's import."""
+    if entry_id.version == 5:
+        raise ApplicationError(
+            "This id is reserved for imported figures.",
+            errors={"id": ["Use a random (version 4) or a version 7 UUID."]},
+        )
+
+
 def _check_client_time(client_updated_at: dt.datetime, now: dt.datetime) -> None:
     if client_updated_at > now + FUTURE_TOLERANCE:
         raise ApplicationError(
@@ -213,6 +224,7 @@ def call_stats_upsert(
     with transaction.atomic():
         entry = DailyCallStats.objects.select_for_update().filter(pk=stats_id).first()
         if entry is None:
+            _refuse_reserved_id(stats_id)
             clash = (
                 DailyCallStats.objects.filter(user=user, local_date=day, source=Source.MANUAL)
                 .values_list("pk", flat=True)
@@ -297,6 +309,7 @@ def meeting_upsert(
     with transaction.atomic():
         entry = Meeting.objects.select_for_update().filter(pk=meeting_id).first()
         if entry is None:
+            _refuse_reserved_id(meeting_id)
             try:
                 with transaction.atomic():
                     entry = Meeting.objects.create(
