@@ -19,6 +19,7 @@ from typing import IO, Any
 from apps.performance.currencies import MINOR_UNIT_EXPONENT
 
 MAX_DURATION_SECONDS = 24 * 60 * 60
+# Meeting.deal_value_cents is a BigIntegerField (at most 2**63 - 1): far above this cap.
 MAX_DEAL_VALUE_MINOR = 10**13
 MAX_TEXT = 128
 EMAIL_RE = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
@@ -268,13 +269,20 @@ def parse_instant(column: str, value: Any) -> tuple[dt.datetime | None, dt.date 
     text = str(value).strip() if value is not None else ""
     if not text:
         raise RowRejected(column, "The date/time is missing.")
-    if text.isdigit():
+    # ASCII only: str.isdigit() also takes "²", which int() refuses (ValueError).
+    if text.isascii() and text.isdigit():
+        # Seconds or milliseconds until 2100 have at most 13 digits; int() refuses more than
+        # 4,300 (ValueError).
+        if len(text) > 13:
+            raise RowRejected(column, "The epoch timestamp is out of range.")
         number = int(text)
         seconds = number / 1000 if len(text) >= 12 else number
         try:
-            return dt.datetime.fromtimestamp(seconds, tz=dt.UTC), None
+            instant = dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
         except (OverflowError, OSError, ValueError):
             raise RowRejected(column, "The epoch timestamp is out of range.") from None
+        _check_year(column, instant.year)
+        return instant, None
     try:
         if len(text) == 10:
             day = dt.date.fromisoformat(text)
@@ -371,7 +379,12 @@ def parse_amount_minor(column: str, text: str, currency: str) -> int:
             f"More than {exponent} decimals for {currency or 'this currency'}; "
             "remove thousands separators.",
         )
-    minor = int(match.group(1)) * 10**exponent + int(fraction.ljust(exponent, "0") or "0")
+    whole = match.group(1).lstrip("0")
+    # More whole digits than the cap has is over the cap in any currency; checked before int(),
+    # which refuses more than 4,300 digits (ValueError).
+    if len(whole) > len(str(MAX_DEAL_VALUE_MINOR)):
+        raise RowRejected(column, "The deal value is implausibly large.")
+    minor = int(whole or "0") * 10**exponent + int(fraction.ljust(exponent, "0") or "0")
     if minor > MAX_DEAL_VALUE_MINOR:
         raise RowRejected(column, "The deal value is implausibly large.")
     return minor
