@@ -507,6 +507,7 @@ def _upsert_kind(
     }
 
     to_update: list[JournalEntry] = []
+    advanced: list[JournalEntry] = []
     for entry_id, entry in existing.items():
         index, item, values = by_id[entry_id]
         if entry.user_id != user.pk:
@@ -530,6 +531,11 @@ def _upsert_kind(
             )
             continue
         if _same(entry, values):
+            if values["client_updated_at"] > entry.client_updated_at:
+                # The newest edit by the phone's clock, though it repeats the content: an older
+                # edit arriving after it must lose to it ("stale"), as to any newer edit.
+                entry.client_updated_at = values["client_updated_at"]
+                advanced.append(entry)
             outcomes[index] = UpsertOutcome(
                 kind=kind, id=entry_id, result="unchanged", status=200, entry=entry
             )
@@ -555,6 +561,8 @@ def _upsert_kind(
             "updated_at",
         ]
         model.objects.bulk_update(to_update, fields)
+    if advanced:
+        model.objects.bulk_update(advanced, ["client_updated_at"])
 
 
 def entry_upsert(
@@ -673,6 +681,9 @@ def quick_checkin(
     occurred_at = data.get("occurred_at") or now
     tz_name = data.get("tz") or user.timezone
     energy_id: uuid.UUID = data["id"]
+    # Every part is an edit made when the phone stamped the check-in: a retry that arrives
+    # after the rep edited a part is the older write and loses to the edit (last write wins).
+    edited = {"client_updated_at": occurred_at}
     items: dict[str, EntryInput] = {
         "energy": EntryInput(
             kind="energy",
@@ -683,6 +694,7 @@ def quick_checkin(
                 "level": data["level"],
                 "focus": data.get("focus"),
                 "mood": data.get("mood"),
+                **edited,
             },
             request_hash=request_hash,
         )
@@ -698,6 +710,7 @@ def quick_checkin(
                 "bedtime": sleep.get("bedtime"),
                 "duration_minutes": sleep.get("duration_minutes"),
                 "quality": sleep.get("quality"),
+                **edited,
             },
             request_hash=request_hash,
         )
@@ -712,6 +725,7 @@ def quick_checkin(
                 "tz": tz_name,
                 "standard_drinks": drinks["standard_drinks"],
                 "context": drinks.get("context", ""),
+                **edited,
             },
             request_hash=request_hash,
         )

@@ -328,3 +328,41 @@ def test_a_check_in_is_a_fixed_handful_of_statements(
     write = full.captured_queries[2]["sql"]
     for table in ("journal_energycheckin", "journal_sleepentry", "journal_alcoholentry"):
         assert table in write
+
+
+def test_a_late_retry_does_not_undo_edits_made_after_the_check_in(api, consenting_user, clock):
+    """The check-in's answer is lost; the rep edits its sleep and energy parts; then the
+    phone's queued retry of the check-in arrives. It is the older write, and loses."""
+    body = {
+        "id": str(uuid.uuid4()),
+        "occurred_at": "2026-11-26T07:45:00+01:00",
+        "level": 6,
+        "sleep": {
+            "bedtime": "2026-11-25T23:30:00+01:00",
+            "wake_time": "2026-11-26T07:00:00+01:00",
+            "quality": 3,
+        },
+    }
+    first = checkin(api, body).json()
+    clock.shift(dt.timedelta(minutes=2))
+    edited_at = dt.datetime.now(dt.UTC).isoformat()
+    sleep = {"occurred_at": body["sleep"]["wake_time"], "bedtime": body["sleep"]["bedtime"]}
+    assert (
+        put(
+            api,
+            "sleep",
+            first["sleep"]["entry"]["id"],
+            {**sleep, "quality": 5, "client_updated_at": edited_at},
+        ).json()["result"]
+        == "updated"
+    )
+    energy = {"occurred_at": body["occurred_at"], "level": 2, "client_updated_at": edited_at}
+    assert put(api, "energy", body["id"], energy).json()["result"] == "updated"
+    clock.shift(dt.timedelta(minutes=1))
+
+    retry = checkin(api, body)
+
+    assert retry.status_code == 200, retry.content
+    assert {part["result"] for part in retry.json().values()} == {"stale"}
+    assert rows("sleep").get().quality == 5
+    assert rows("energy").get().level == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 import pytest
@@ -122,7 +123,31 @@ def test_same_content_with_new_client_time_is_unchanged(api, consenting_user, ki
 
     assert response.status_code == 200, response.content
     assert response.json()["result"] == "unchanged"
-    assert row_values(rows(kind).get()) == before
+    after = row_values(rows(kind).get())
+    # Only the edit time moves on: the newest edit by the phone's clock is this one.
+    assert after.pop("client_updated_at") == dt.datetime(2026, 11, 26, 15, 0, tzinfo=dt.UTC)
+    before.pop("client_updated_at")
+    assert after == before
+
+
+def test_an_older_edit_loses_to_a_newer_one_that_changed_nothing(api, consenting_user):
+    """Phone A resends the entry unchanged at 15:30; phone B's edit of 15:00 arrives after it."""
+    entry_id = uuid.uuid4()
+    put(api, "energy", entry_id, {**VALID["energy"], "client_updated_at": "2026-11-26T14:00:00Z"})
+    again = put(
+        api, "energy", entry_id, {**VALID["energy"], "client_updated_at": "2026-11-26T15:30:00Z"}
+    )
+    assert again.json()["result"] == "unchanged"
+
+    late = put(
+        api,
+        "energy",
+        entry_id,
+        {**VALID["energy"], "level": 8, "client_updated_at": "2026-11-26T15:00:00Z"},
+    )
+
+    assert late.json()["result"] == "stale"
+    assert rows("energy").get().level == VALID["energy"]["level"]
 
 
 def test_edit_without_client_time_counts_as_now(api, consenting_user):
