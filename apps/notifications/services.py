@@ -739,6 +739,15 @@ def _backoff_seconds(attempts: int, retry_after: int | None) -> int:
     return delay
 
 
+def _reminder_day_over(notification: Notification, at: dt.datetime) -> bool:
+    """Whether ``notification`` is a check-in reminder whose local day (day boundary
+    included, as ``local_date`` counts it) is over at ``at``."""
+    if notification.kind != Notification.Kind.REMINDER:
+        return False
+    day = dt.date.fromisoformat(notification.params["local_date"])
+    return local_date(notification.user, at) != day
+
+
 def _refusal(job: _Job, now: dt.datetime) -> str | None:
     """Why this delivery is not to be sent now (None: it is), settling what can be settled."""
     delivery = job.delivery
@@ -753,6 +762,13 @@ def _refusal(job: _Job, now: dt.datetime) -> str | None:
         return "read-in-app"
     # Preferences may have changed since the row was made: quiet hours apply at send time.
     held = None if notification.urgent else _hold_until(job.prefs, notification.user, now)
+    # A check-in reminder is for its own local day: one whose day is over when it would go
+    # out (a late retry, or held by quiet hours to the next morning) is not sent, as
+    # reminders_prepare passes over one caught up too late. A day already checked in is
+    # settled as "checked-in" (which also dismisses the inbox row) instead.
+    if not job.checked_in and _reminder_day_over(notification, held or now):
+        pending.update(state=Delivery.State.SKIPPED, outcome="too-late", updated_at=now)
+        return "too-late"
     if held is not None and held > now:
         held_from = delivery.held_from or delivery.due_at
         pending.update(due_at=held, held_from=held_from, enqueued_at=None, updated_at=now)
