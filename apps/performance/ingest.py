@@ -173,14 +173,15 @@ class Ingest:
         if not is_valid_timezone(tz_name):
             raise RowRejected("tz", "Unknown time zone; use an IANA name such as Europe/Amsterdam.")
         if activity.on_date is not None:
-            # A date without a time: the activity belongs to that day; noon marks the instant,
-            # but never later than now. The date is the whole day: today's is not in the
-            # future, whatever the hour (a CRM export of this morning's calls at 09:00).
+            # A date without a time: the activity belongs to that day; noon marks the instant.
+            # The date is the whole day: today's is not in the future, whatever the hour (a CRM
+            # export of this morning's calls at 09:00); before noon its instant is the day's
+            # start, not now, so that importing the same file again changes nothing.
             day = activity.on_date
             occurred_at = dt.datetime.combine(day, dt.time(12), tzinfo=zone(tz_name))
             in_future = day > self.now.astimezone(zone(tz_name)).date()
-            if not in_future:
-                occurred_at = min(occurred_at, self.now)
+            if not in_future and occurred_at > self.now:
+                occurred_at = dt.datetime.combine(day, dt.time(0), tzinfo=zone(tz_name))
         else:
             assert activity.occurred_at is not None
             occurred_at = activity.occurred_at

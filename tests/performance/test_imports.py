@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 
 from apps.accounts.models import Membership, Role, Team
 from apps.performance import ingest, services, tasks
@@ -141,6 +142,31 @@ def test_the_strictest_team_rule_of_the_rep_qualifies(org: Org) -> None:
     _team_import(org, "hubspot_meetings.csv", column_map=BANT_MAP)
     assert Meeting.objects.get(external_id="7001").qualified is False  # BANT 3 < 4
     assert Meeting.objects.get(external_id="7006").qualified is True
+
+
+def test_reimporting_a_bare_date_of_today_changes_nothing(org: Org) -> None:
+    """A CRM export of this morning's calls has dates only; the same file again an hour later
+    (still before noon) must be all unchanged."""
+    rows = (
+        b"Id,Owner.Email,Subject,TaskSubtype,ActivityDate,CallDurationInSeconds,CallDisposition\n"
+        b"00T1,anna@acme.test,Call,Call,2026-11-25,185,Connected\n"
+    )
+    client = client_for(org.admin)
+    team = str(org.team.pk)
+    morning = dt.datetime(2026, 11, 25, 7, 0, tzinfo=dt.UTC)  # 08:00 in Amsterdam
+    with time_machine.travel(morning, tick=False) as clock:
+        first = post_import(client, rows, format="salesforce_tasks", team_id=team)
+        assert first.json()["counts"]["created"] == 1, first.content
+        stored = Call.objects.values_list("occurred_at", "local_date").get()
+        clock.move_to(morning + dt.timedelta(hours=1, minutes=30))
+        again = post_import(client, rows, format="salesforce_tasks", team_id=team)
+
+    counts = again.json()["counts"]
+    assert {kind: n for kind, n in counts.items() if n} == {"unchanged": 1}
+    assert Call.objects.values_list("occurred_at", "local_date").get() == stored
+    # Not in the future when imported, and on its own day.
+    assert stored[0] <= morning
+    assert stored[1] == dt.date(2026, 11, 25)
 
 
 def test_salesforce_tasks_skip_what_is_not_a_call(org: Org) -> None:
