@@ -17,7 +17,7 @@ from functools import reduce
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from apps.accounts.models import User
@@ -27,6 +27,7 @@ from apps.insights.features import main_currencies, merge_day, rows_in_window, t
 from apps.insights.messages import MONEY_OUTCOMES, SHARE_OUTCOMES, message_params
 from apps.insights.models import (
     DAY_COLUMNS,
+    FEATURE_COLUMNS,
     DayFeature,
     Insight,
     InsightProgress,
@@ -35,6 +36,7 @@ from apps.insights.models import (
 from apps.journal.aggregates import daily_journal_aggregates
 from apps.notifications.schedule import floor_to_hour, occurrences_in_window
 from apps.notifications.services import notify_new_insights_bulk
+from apps.privacy.models import Category, ConsentState
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +45,66 @@ STALE_BATCH = 500
 ENGINE_BATCH = 500
 # The rep's local hour of the nightly run (apps.insights.tasks dispatches it).
 NIGHTLY_LOCAL_HOUR = 5
+
+
+#: The day columns each consent category fills (apps.journal.aggregates). What is derived
+#: from a category: these columns, and every insight and progress row whose construct is the
+#: category or whose outcome is one of them (energy: the energy outcomes).
+CATEGORY_COLUMNS: dict[str, tuple[str, ...]] = {
+    category: tuple(
+        column
+        for column in FEATURE_COLUMNS
+        if engine.CONSTRUCTS.get(column) == category
+        or (category == Category.ENERGY and column in engine.ENERGY_OUTCOMES)
+    )
+    for category in Category.values
+}
+_COLUMN_CATEGORY = {
+    column: category for category, columns in CATEGORY_COLUMNS.items() for column in columns
+}
+
+
+def _derived_from(categories: Iterable[str]) -> Q:
+    """Insights and progress rows derived from any of these categories (none: no row)."""
+    return reduce(
+        operator.or_,
+        (Q(construct=c) | Q(outcome__in=CATEGORY_COLUMNS[c]) for c in categories),
+        Q(pk__in=[]),
+    )
+
+
+def _categories_of(construct: str, outcome: str) -> set[str]:
+    categories = {construct} if construct in CATEGORY_COLUMNS else set()
+    if outcome in _COLUMN_CATEGORY:
+        categories.add(_COLUMN_CATEGORY[outcome])
+    return categories
+
+
+def _consents(user_ids: list[Any]) -> dict[str, set[str]]:
+    """Each rep's consented categories (one query for any number of reps)."""
+    granted: dict[str, set[str]] = {str(uid): set() for uid in user_ids}
+    for uid, category in ConsentState.objects.filter(
+        user_id__in=user_ids, granted=True
+    ).values_list("user_id", "category"):
+        granted.setdefault(str(uid), set()).add(category)
+    return granted
+
+
+def derived_delete_for_category(*, user: Any, category: str) -> int:
+    """Consent withdrawn (privacy.services.consent_withdraw, in its transaction): no insight,
+    progress row or day value derived from the category stays stored (DESIGN.md §2.4). The
+    number of insight and progress rows deleted."""
+    columns = CATEGORY_COLUMNS[category]
+    with transaction.atomic():
+        derived = _derived_from([category])
+        count = Insight.objects.filter(derived, user=user).delete()[0]
+        count += InsightProgress.objects.filter(derived, user=user).delete()[0]
+        # Every day row, days without entries too (aggregates kept past retention).
+        with_values = reduce(operator.or_, (Q(**{f"{c}__isnull": False}) for c in columns))
+        DayFeature.objects.filter(with_values, user=user).update(
+            **dict.fromkeys(columns), updated_at=timezone.now()
+        )
+    return count
 
 
 def _work_aggregates(
@@ -55,9 +117,28 @@ def _work_aggregates(
     return daily_quality_for_users(user_ids=user_ids, date_from=date_from, date_to=date_to)
 
 
-def day_features_rebuild(*, user_ids: list[Any], date_from: dt.date, date_to: dt.date) -> int:
-    """Recompute every feature row of these users in the range (a fixed number of queries)."""
-    journal = daily_journal_aggregates(user_ids=user_ids, date_from=date_from, date_to=date_to)
+def day_features_rebuild(
+    *,
+    user_ids: list[Any],
+    date_from: dt.date,
+    date_to: dt.date,
+    consents: dict[str, set[str]] | None = None,
+) -> int:
+    """Recompute every feature row of these users in the range (a fixed number of queries).
+
+    Only categories the rep consents to are used (``consents``, read if not given): entries a
+    rep kept after withdrawing consent stay out of the features and so of the insights.
+    """
+    granted = consents if consents is not None else _consents(user_ids)
+    journal: dict[tuple[Any, dt.date], dict[str, float | None]] = {}
+    for (uid, day), values in daily_journal_aggregates(
+        user_ids=user_ids, date_from=date_from, date_to=date_to
+    ).items():
+        held = granted.get(str(uid), set())
+        allowed = {k: v for k, v in values.items() if _COLUMN_CATEGORY.get(k, "") in held}
+        # A day with entries of withheld categories only has no journal row.
+        if allowed or not values:
+            journal[(uid, day)] = allowed
     work = _work_aggregates(user_ids, date_from, date_to)
     keys = set(journal) | set(work)
     rows = [
@@ -184,7 +265,21 @@ def insights_compute(
     ``window_start`` is the nightly dispatch hour: each rep's day is then the local day of
     their nightly hour in that window, whenever this batch actually runs.
     """
-    users = list(User.objects.filter(pk__in=user_ids).only("pk", "timezone", "day_boundary_hour"))
+    # Each rep's consents come along (a flag per category): no query more per batch.
+    users = list(
+        User.objects.filter(pk__in=user_ids)
+        .only("pk", "timezone", "day_boundary_hour")
+        .annotate(
+            **{
+                f"consent_{category}": Exists(
+                    ConsentState.objects.filter(
+                        user_id=OuterRef("pk"), category=category, granted=True
+                    )
+                )
+                for category in Category.values
+            }
+        )
+    )
     if not users:
         return {"reps": 0, "findings": 0, "new": 0}
     counts = {"reps": len(users), "findings": 0, "new": 0}
@@ -203,11 +298,16 @@ def insights_compute(
 
 
 def _compute_batch(users: list[User], day: dt.date, days: int) -> dict[str, int]:
+    """``users`` as ``insights_compute`` reads them, with their consent flags."""
+    consents = {
+        str(user.pk): {c for c in Category.values if getattr(user, f"consent_{c}")}
+        for user in users
+    }
     # Compute up to yesterday: today is not over yet.
     last = day - dt.timedelta(days=1)
     first = last - dt.timedelta(days=days - 1)
     index = {user.pk: i for i, user in enumerate(users)}
-    day_features_rebuild(user_ids=list(index), date_from=first, date_to=last)
+    day_features_rebuild(user_ids=list(index), date_from=first, date_to=last, consents=consents)
     rows = rows_in_window(
         (
             (index[uid], local_day, values)
@@ -220,7 +320,7 @@ def _compute_batch(users: list[User], day: dt.date, days: int) -> dict[str, int]
     currencies = main_currencies(rows)
     features, weekday, working = to_arrays(rows, len(users), last, days, currencies=currencies)
     result = engine.run_engine(features, weekday, working)
-    return _store(users, result, day, currencies)
+    return _store(users, result, day, currencies, consents)
 
 
 def _feature_rows(
@@ -256,16 +356,34 @@ REFRESHED_FIELDS = [
 
 
 def _store(
-    users: list[User], result: engine.EngineResult, day: dt.date, currencies: dict[int, str]
+    users: list[User],
+    result: engine.EngineResult,
+    day: dt.date,
+    currencies: dict[int, str],
+    consents: dict[str, set[str]],
 ) -> dict[str, int]:
     new = 0
     new_by_user: dict[Any, list[Any]] = {}
     to_refresh: list[Insight] = []
     now = timezone.now()
+
+    def consented(rep_index: int, construct: str, outcome: str) -> bool:
+        held = consents.get(str(users[rep_index].pk), set())
+        return _categories_of(construct, outcome) <= held
+
     with transaction.atomic():
+        # Nothing derived from a category without consent is kept (one query for the batch).
+        withheld = [
+            Q(user_id=user.pk) & _derived_from(sorted(CATEGORY_COLUMNS.keys() - held))
+            for user in users
+            if CATEGORY_COLUMNS.keys() - (held := consents.get(str(user.pk), set()))
+        ]
+        if withheld:
+            Insight.objects.filter(reduce(operator.or_, withheld)).delete()
         by_user: dict[int, list[engine.Finding]] = {}
         for finding in result.findings:
-            by_user.setdefault(finding.rep_index, []).append(finding)
+            if consented(finding.rep_index, finding.construct, finding.outcome):
+                by_user.setdefault(finding.rep_index, []).append(finding)
         for rep_index, user in enumerate(users):
             findings = by_user.get(rep_index, [])
             currency = currencies.get(rep_index)
@@ -326,6 +444,7 @@ def _store(
                 days_needed=p.days_needed,
             )
             for p in result.progress
+            if consented(p.rep_index, p.construct, p.outcome)
         ]
         # A group the engine no longer reports (more logging cannot unlock it) loses its row.
         shown = {(str(p.user.pk), p.construct, p.outcome) for p in progress}

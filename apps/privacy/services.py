@@ -53,8 +53,11 @@ def consent_grant(*, user: Any, category: str) -> ConsentState:
 
 def consent_withdraw(*, user: Any, category: str, delete_entries: bool) -> tuple[ConsentState, int]:
     """Stops collection at once; deletes that category's entries if the rep says so. What the
-    rep shared with a coach that was built on the category is withdrawn either way."""
+    rep shared with a coach that was built on the category is withdrawn either way, and so is
+    what the insights derived from it (insights, progress, day values): no consent, no storage
+    of the category (DESIGN.md §2.4)."""
     from apps.coaching.services import summaries_withdraw_category
+    from apps.insights.services import derived_delete_for_category
     from apps.journal.services import entries_delete_for_category
 
     with transaction.atomic():
@@ -68,6 +71,7 @@ def consent_withdraw(*, user: Any, category: str, delete_entries: bool) -> tuple
         )
         deleted = entries_delete_for_category(user=user, category=category) if delete_entries else 0
         summaries_withdraw_category(rep=user, category=category)
+        derived_delete_for_category(user=user, category=category)
     return state, deleted
 
 
