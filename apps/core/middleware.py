@@ -7,6 +7,9 @@ applies to JSON bodies; without BodySizeLimitMiddleware a 200 MB body would be p
 
 from __future__ import annotations
 
+import gzip
+import re
+import secrets
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -16,6 +19,8 @@ from django.contrib.sessions.exceptions import SessionInterrupted
 from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
 from django.core.signals import got_request_exception
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
+from django.utils.cache import patch_vary_headers
 
 from apps.core.availability import (
     DATABASE_UNAVAILABLE,
@@ -39,6 +44,59 @@ def _size(limit: int) -> str:
     if limit >= 1024 * 1024:
         return f"{limit / (1024 * 1024):g} MiB"
     return f"{limit / 1024:g} KiB" if limit >= 1024 else f"{limit} bytes"
+
+
+# One TCP segment: a smaller body arrives in the same round trip compressed or not.
+COMPRESS_MIN_BYTES = 1400
+_COMPRESSED_TYPES = frozenset({"application/json", "application/problem+json"})
+_ACCEPTS_GZIP = re.compile(r"\bgzip\b")
+
+
+def gzip_fast(data: bytes) -> bytes:
+    """gzip at zlib's fastest level, padded as Django's GZipMiddleware pads (BREACH): a file
+    name of 0-99 bytes makes the length of a body vary from one response to the next."""
+    packed = memoryview(gzip.compress(data, compresslevel=1, mtime=0))
+    header = bytearray(packed[:10])
+    header[3] = gzip.FNAME
+    return bytes(header) + b"a" * secrets.randbelow(100) + b"\x00" + packed[10:]
+
+
+class LargeJsonGZipMiddleware:
+    """The API's larger JSON answers gzipped for a client that accepts it.
+
+    The 90-day day view is ~100 KB of JSON and ~17 KB gzipped: seconds less on the phones' bad
+    connections. Small answers (a write's, a ping's) go as they are, as does everything that is
+    not JSON: static files come precompressed from whitenoise, downloads are archives already,
+    and HTML pages carry the CSRF token. Django's GZipMiddleware, but at level 1 instead of 6:
+    half the CPU (0.5 against 1.0 ms for the day view here) for a body 15 % larger.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        response = self.get_response(request)
+        kind = response.get("Content-Type", "").partition(";")[0].strip()
+        # A streaming response (a download) is not an HttpResponse.
+        if (
+            kind not in _COMPRESSED_TYPES
+            or not isinstance(response, HttpResponse)
+            or response.has_header("Content-Encoding")
+            or len(response.content) < COMPRESS_MIN_BYTES
+        ):
+            return response
+        patch_vary_headers(response, ("Accept-Encoding",))
+        if not _ACCEPTS_GZIP.search(request.META.get("HTTP_ACCEPT_ENCODING", "")):
+            return response
+        response.content = gzip_fast(response.content)
+        response.headers["Content-Length"] = str(len(response.content))
+        response.headers["Content-Encoding"] = "gzip"
+        # Another body, so a strong ETag becomes weak (RFC 9110 8.8.1); If-None-Match compares
+        # weakly, so the phone's 304 still works.
+        etag = response.get("ETag")
+        if etag and etag.startswith('"'):
+            response.headers["ETag"] = "W/" + etag
+        return response
 
 
 class BodySizeLimitMiddleware:

@@ -33,6 +33,8 @@ function M.headers(s)
     ["X-CSRFToken"] = s.csrf,
     ["Content-Type"] = "application/json",
     ["Referer"] = "http://127.0.0.1/",
+    -- What every phone's browser sends: the larger JSON answers come gzipped.
+    ["Accept-Encoding"] = "gzip",
   }
 end
 

@@ -44,6 +44,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # After whitenoise (static files never reach it), before everything that writes the body.
+    "apps.core.middleware.LargeJsonGZipMiddleware",
     "apps.core.middleware.BodySizeLimitMiddleware",
     # A database that cannot be reached is a 503 with Retry-After wherever the request failed.
     "apps.core.middleware.DatabaseUnavailableMiddleware",
