@@ -70,7 +70,11 @@ def export_user(user: Any) -> dict[str, Any]:
 
 
 def erase_user(user: Any) -> int:
-    grants = ShareGrant.objects.filter(Q(rep=user) | Q(coach=user))
+    # A share still waiting for an erased coach goes too: it holds their address, and no one
+    # can accept it any more. (Their export does not list it: it is the rep's share, and
+    # whoever holds the address has not shown it is theirs.)
+    waiting = Q(coach__isnull=True, coach_email__iexact=user.email)
+    grants = ShareGrant.objects.filter(Q(rep=user) | Q(coach=user) | waiting)
     count = AccessLogEntry.objects.filter(Q(grant__in=grants) | Q(coach=user)).delete()[0]
     count += Summary.objects.filter(grant__in=grants).delete()[0]
     count += grants.delete()[0]

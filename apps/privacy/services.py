@@ -164,11 +164,16 @@ def export_build(*, export_id: Any) -> DataExport:
     fields = ["file_name", "size_bytes", "status", "finished_at", "updated_at"]
     # An update, not save(): the account may have been erased while the archive was built.
     # Erasure locks the export rows before it deletes their files, so either it sees this
-    # file, or this update finds no row and the file goes here.
-    if not DataExport.objects.filter(pk=export.pk).update(
-        **{f: getattr(export, f) for f in fields}
+    # file, or this update finds no row and the file goes here. The same for a second build
+    # of this export (the sweeper re-queues one still pending) that finished first: the row
+    # names its file, and this one would be on disk with no row to delete it by.
+    if (
+        not DataExport.objects.filter(pk=export.pk)
+        .exclude(status=DataExport.Status.READY)
+        .update(**{f: getattr(export, f) for f in fields})
     ):
         default_storage.delete(name)
+        return DataExport.objects.filter(pk=export.pk).first() or export
     return export
 
 
