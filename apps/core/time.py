@@ -44,6 +44,16 @@ def local_date(user: HasLocalClock, instant: dt.datetime, *, tz_name: str | None
     return (local - dt.timedelta(hours=user.day_boundary_hour)).date()
 
 
+# Kiribati's Line Islands (UTC+14) are the furthest ahead of UTC: nowhere is the date later.
+_FURTHEST_AHEAD = dt.timezone(dt.timedelta(hours=14))
+
+
+def latest_date(instant: dt.datetime) -> dt.date:
+    """The latest calendar date anywhere on earth at ``instant``: no entry's local day is
+    later, in whichever zone the rep logged it."""
+    return instant.astimezone(_FURTHEST_AHEAD).date()
+
+
 def calendar_date(
     user: HasLocalClock, instant: dt.datetime, *, tz_name: str | None = None
 ) -> dt.date:

@@ -25,7 +25,7 @@ from apps.core.idempotency import request_fingerprint
 from apps.core.pagination import TimeCursorPagination
 from apps.core.serializers import validate_with
 from apps.core.throttles import write_window
-from apps.core.time import calendar_date
+from apps.core.time import calendar_date, latest_date
 from apps.journal import selectors, services
 from apps.journal.serializers import (
     INPUT_SERIALIZERS,
@@ -314,11 +314,14 @@ class DayViewApi(APIView):
         summary="All my entries grouped by local day (default: the last 90 days)",
     )
     def get(self, request: Request) -> HttpResponse:
-        # The calendar day, not the boundary-shifted local day: a night woken from at 03:30
-        # already belongs to today, and no entry's local_date is later than this.
+        # Home's calendar day, not the boundary-shifted local day: a night woken from at 03:30
+        # already belongs to today. Up to the latest date anywhere, not home's: a rep who flew
+        # east logs entries dated ahead of home (07:00 in Tokyo is still the day before in
+        # Amsterdam), and no entry's local_date is later than that.
         user = me(request)
+        now = timezone.now()
         date_from, date_to = day_view_range(
-            request.query_params, today=calendar_date(user, timezone.now())
+            request.query_params, today=calendar_date(user, now), latest=latest_date(now)
         )
         # The journal version names everything the view shows: its ETag carries the version, so
         # a repeat read is one small query, then a 304 (the phone has it) or the cached JSON.

@@ -57,8 +57,15 @@ def ranged_int(low: int, high: int, unit: str = "", **kwargs: Any) -> serializer
     )
 
 
+class _DrinksField(serializers.DecimalField):
+    def to_internal_value(self, data: Any) -> Decimal:
+        value: Decimal = super().to_internal_value(data)
+        # "-0" is zero drinks: stored as 0.0, and answered so the first time too.
+        return value.copy_abs() if value.is_zero() else value
+
+
 def standard_drinks_field(**kwargs: Any) -> serializers.DecimalField:
-    return serializers.DecimalField(
+    return _DrinksField(
         max_digits=4,
         decimal_places=1,
         min_value=Decimal(0),
@@ -284,16 +291,29 @@ class DayViewQuerySerializer(StrictSerializer):
     """The day view's query; ``day_view_range`` fills in the defaults."""
 
     date_from = serializers.DateField(
-        required=False, help_text=f"Default: {DAY_VIEW_DEFAULT_DAYS} days up to date_to."
+        required=False,
+        help_text=(
+            f"Default: {DAY_VIEW_DEFAULT_DAYS} days up to date_to if it is given, else up to "
+            "today in the rep's home zone."
+        ),
     )
-    date_to = serializers.DateField(required=False, help_text="Default: today.")
+    date_to = serializers.DateField(
+        required=False,
+        help_text=(
+            "Default: today where the date is furthest ahead (UTC+14), so that entries logged "
+            "while travelling east of the home zone are included."
+        ),
+    )
 
 
-def day_view_range(query: Any, *, today: dt.date) -> tuple[dt.date, dt.date]:
-    """The validated (date_from, date_to) of a day-view query; ``today`` is the rep's day."""
+def day_view_range(query: Any, *, today: dt.date, latest: dt.date) -> tuple[dt.date, dt.date]:
+    """The validated (date_from, date_to) of a day-view query. Without dates: the rep's last
+    ``DAY_VIEW_DEFAULT_DAYS`` days (``today``: the rep's home calendar day) and any day after it
+    an entry can have (``latest``: the latest date anywhere)."""
     attrs = validate_with(DayViewQuerySerializer, query)
-    end: dt.date = attrs.get("date_to") or today
-    start: dt.date = attrs.get("date_from") or end - dt.timedelta(days=DAY_VIEW_DEFAULT_DAYS - 1)
+    end: dt.date = attrs.get("date_to") or latest
+    last = attrs.get("date_to") or today
+    start: dt.date = attrs.get("date_from") or last - dt.timedelta(days=DAY_VIEW_DEFAULT_DAYS - 1)
     if start > end:
         raise serializers.ValidationError({"date_from": ["Must not be after date_to."]})
     if (end - start).days + 1 > DAY_VIEW_MAX_DAYS:

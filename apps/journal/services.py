@@ -337,7 +337,7 @@ def _prepare(
     if check_history and occurred_at < earliest:
         raise ApplicationError(
             "The time is too long ago.",
-            errors={"occurred_at": [f"Must be on or after {earliest.date().isoformat()}."]},
+            errors={"occurred_at": [f"Must be at or after {_iso_minute(earliest)}."]},
         )
     client_updated_at: dt.datetime = values.get("client_updated_at") or now
     if client_updated_at > now + FUTURE_TOLERANCE:
@@ -369,6 +369,14 @@ def _prepare(
     else:
         values["local_date"] = local_date(user, occurred_at, tz_name=tz_name)
     return values
+
+
+def _iso_minute(instant: dt.datetime) -> str:
+    """An instant as the API writes it, to the minute (later: still within the limit)."""
+    rounded = instant.astimezone(dt.UTC).replace(second=0, microsecond=0)
+    if rounded < instant:
+        rounded += dt.timedelta(minutes=1)
+    return rounded.isoformat(timespec="minutes").replace("+00:00", "Z")
 
 
 def _same(entry: JournalEntry, values: dict[str, Any]) -> bool:

@@ -177,7 +177,8 @@ def test_day_view_groups_every_kind_by_local_day(api, consenting_user):
 
     assert response.status_code == 200, response.content
     body = response.json()
-    assert (body["date_from"], body["date_to"]) == ("2026-08-29", "2026-11-26")
+    # Up to the latest date anywhere (the 27th at UTC+14 by 16:00 UTC).
+    assert (body["date_from"], body["date_to"]) == ("2026-08-29", "2026-11-27")
     days = {day["local_date"]: day["entries"] for day in body["days"]}
     assert list(days) == ["2026-11-26", "2026-11-25"]
     assert {k: len(v) for k, v in days["2026-11-26"].items()} == {
@@ -266,7 +267,26 @@ def test_day_view_defaults_to_the_last_90_days(api, consenting_user):
     body = api.get(DAYS_URL).json()
 
     assert [d["local_date"] for d in body["days"]] == ["2026-11-26", "2026-08-29"]
-    assert body["previous"].endswith("?date_from=2026-05-31&date_to=2026-08-28")
+    # At 16:00 UTC the date is the 27th in the zone furthest ahead: the window reaches it (a
+    # rep who flew east has entries dated there), and the window before is as long.
+    assert (body["date_from"], body["date_to"]) == ("2026-08-29", "2026-11-27")
+    assert body["previous"].endswith("?date_from=2026-05-30&date_to=2026-08-28")
+
+
+def test_the_default_day_view_shows_an_entry_logged_east_of_home(api, consenting_user, clock):
+    """Home is Amsterdam; the rep flew to Tokyo. At 22:00 UTC it is 23:00 on the 26th at home
+    and 07:00 on the 27th in Tokyo, where the rep logs a check-in: the day view the phone
+    opens without a range shows it."""
+    clock.move_to(dt.datetime(2026, 11, 26, 22, 0, tzinfo=dt.UTC))
+    entry_id = uuid.uuid4()
+    body = {"occurred_at": "2026-11-27T07:00:00+09:00", "tz": "Asia/Tokyo", "level": 5}
+    assert put(api, "energy", entry_id, body).json()["entry"]["local_date"] == "2026-11-27"
+
+    days = api.get(DAYS_URL).json()["days"]
+
+    assert [(d["local_date"], d["entries"]["energy"][0]["id"]) for d in days] == [
+        ("2026-11-27", str(entry_id))
+    ]
 
 
 def test_day_view_previous_link_leads_to_the_window_before(api, consenting_user):

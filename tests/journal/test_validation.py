@@ -246,6 +246,31 @@ def test_before_the_account_minus_a_year_is_refused(api, consenting_user):
     assert rows("energy").count() == 1
 
 
+def test_the_history_limit_names_the_instant_not_a_day_it_partly_refuses(api, consenting_user):
+    consenting_user.date_joined = dt.datetime(2025, 11, 26, 15, 0, 30, tzinfo=dt.UTC)
+    consenting_user.save(update_fields=["date_joined"])
+    start_of_that_day = {"occurred_at": "2024-11-26T00:00:00Z", "level": 5}
+
+    problem = assert_problem(put(api, "energy", uuid.uuid4(), start_of_that_day), 400)
+
+    # Rounded up to the minute: an entry at the time named is accepted.
+    assert problem["errors"]["occurred_at"] == ["Must be at or after 2024-11-26T15:01Z."]
+    named = {"occurred_at": "2024-11-26T15:01:00Z", "level": 5}
+    assert put(api, "energy", uuid.uuid4(), named).status_code == 201
+
+
+def test_minus_zero_drinks_are_zero_drinks_and_a_retry_answers_the_same(api, consenting_user):
+    entry_id = uuid.uuid4()
+    body = {**VALID["alcohol"], "standard_drinks": "-0"}
+
+    first = put(api, "alcohol", entry_id, body)
+    again = put(api, "alcohol", entry_id, body)
+
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json()
+    assert first.json()["entry"]["standard_drinks"] == "0.0"
+
+
 def test_exactly_16_hours_of_sleep_is_allowed(api, consenting_user):
     body = {"occurred_at": "2026-11-26T09:00:00+01:00", "bedtime": "2026-11-25T17:00:00+01:00"}
 
