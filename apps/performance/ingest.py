@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -458,9 +459,23 @@ def call_day_aggregates() -> dict[str, Any]:
 def call_stats_rebuild(
     *, source: str, days: set[tuple[uuid.UUID, dt.date]], now: dt.datetime
 ) -> None:
-    """Recompute the derived day call figures of ``source`` for (user, day) pairs from Calls."""
+    """Recompute the derived day call figures of ``source`` for (user, day) pairs from Calls.
+
+    One rebuild of a source at a time, until the caller's transaction commits: two writers at
+    once (two imports, two CRM connections' drains) each counted only the calls it could see,
+    and the later commit lost the other's. Waiting, the second counts after the first
+    committed (each statement reads what is committed by then).
+    """
     if not days:
         return
+    if connection.vendor == "postgresql":
+        key = int.from_bytes(
+            hashlib.blake2b(f"call-stats:{source}".encode(), digest_size=8).digest(),
+            "big",
+            signed=True,
+        )
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
     user_ids = {user_id for user_id, _ in days}
     dates = {day for _, day in days}
     totals = {

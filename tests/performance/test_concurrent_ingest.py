@@ -1,6 +1,6 @@
-"""Two drains of one CRM connection at once (a backlog's next task beside a new delivery's
-drain, or the sweeper's) take turns a batch at a time: deliveries keep their order and a day's
-call figures count every call."""
+"""Writers of CRM figures at once. Two drains of one connection (a backlog's next task beside a
+new delivery's drain, or the sweeper's) take turns a batch at a time: deliveries keep their
+order and a day's call figures count every call. Two imports at once count every call too."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from django.db import connection as db_connection
 
-from apps.performance import services
+from apps.performance import ingest, services
 from apps.performance.models import Call, DailyCallStats
-from tests.performance.conftest import client_for, webhook_post
+from tests.performance.conftest import client_for, post_import, webhook_post
 
 pytestmark = [pytest.mark.usefixtures("frozen"), pytest.mark.postgres]
 
@@ -96,3 +96,55 @@ def test_the_day_counts_both_calls_when_two_drains_run(org, monkeypatch) -> None
 
     assert Call.objects.filter(user=org.anna).count() == 2
     assert DailyCallStats.objects.get(user=org.anna, source="webhook").calls_made == 2
+
+
+HEADER = "kind,external_id,owner_email,occurred_at,tz,duration_seconds,outcome\n"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_imports_at_once_count_both_calls_of_the_day(org, monkeypatch) -> None:
+    """Import A stops after rebuilding the day's figures, before it commits; import B of
+    another call of the same rep and day must wait for it, then count both calls."""
+    files = {
+        "import-a": HEADER + "call,a-1,anna@acme.test,2026-11-20T09:00:00+01:00,,300,connected\n",
+        "import-b": HEADER + "call,b-1,anna@acme.test,2026-11-20T10:00:00+01:00,,60,connected\n",
+    }
+    rebuilt, release = threading.Event(), threading.Event()
+    original = ingest.call_stats_rebuild
+
+    def paused(**kwargs: Any) -> None:
+        original(**kwargs)
+        if threading.current_thread().name == "import-a":
+            rebuilt.set()
+            release.wait(10)
+
+    monkeypatch.setattr(ingest, "call_stats_rebuild", paused)
+    answers: dict[str, int] = {}
+
+    def run() -> None:
+        name = threading.current_thread().name
+        try:
+            response = post_import(
+                client_for(org.admin),
+                files[name].encode(),
+                format="energytrack",
+                team_id=str(org.team.pk),
+            )
+            answers[name] = response.status_code
+        finally:
+            db_connection.close()
+
+    a = threading.Thread(target=run, name="import-a")
+    a.start()
+    assert rebuilt.wait(10)
+    b = threading.Thread(target=run, name="import-b")
+    b.start()
+    b.join(1.0)
+    assert b.is_alive(), "the second import did not wait for the first one's rebuild"
+    release.set()
+    a.join(10)
+    b.join(10)
+
+    assert answers == {"import-a": 201, "import-b": 201}
+    assert Call.objects.filter(user=org.anna).count() == 2
+    assert DailyCallStats.objects.get(user=org.anna, source="csv").calls_made == 2
