@@ -102,6 +102,8 @@ local function headers(json)
     ["Cookie"] = "sessionid=" .. s.sid .. "; csrftoken=" .. s.csrf,
     ["X-CSRFToken"] = s.csrf,
     ["Referer"] = "http://127.0.0.1/",
+    -- As every phone's browser: day views and chart reads come gzipped.
+    ["Accept-Encoding"] = "gzip",
   }
   if json then
     h["Content-Type"] = "application/json"
