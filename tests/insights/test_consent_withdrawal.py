@@ -102,6 +102,8 @@ def test_nightly_run_removes_stored_insights_of_a_category_without_consent(
     assert not Insight.objects.filter(pk=stray.pk).exists()
 
 
+# SQLite splits a bulk insert by its parameter limit: more rows, more statements.
+@pytest.mark.postgres
 def test_consent_filter_keeps_the_rebuild_at_a_fixed_number_of_queries(
     grant_all: Callable[[User], None], django_assert_max_num_queries: Any
 ) -> None:
