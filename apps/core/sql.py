@@ -9,6 +9,7 @@ with the fields' own ``get_db_prep_save``, as the ORM's insert compiler does.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -200,6 +201,17 @@ def insert_values(
 def pk_param(obj: Model) -> Any:
     """An object's primary key as raw SQL takes it on this database (SQLite: UUIDs as hex)."""
     return obj._meta.pk.get_db_prep_value(obj.pk, connection)
+
+
+def hold_until_commit(name: str) -> None:
+    """Take the PostgreSQL advisory lock ``name`` until the current transaction ends: whoever
+    takes the same name next waits for this transaction to commit or roll back. Must run
+    inside a transaction. SQLite lets one transaction write at a time anyway: nothing to do."""
+    if connection.vendor != "postgresql":
+        return
+    key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), signed=True)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
 
 
 @contextmanager

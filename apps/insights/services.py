@@ -17,7 +17,7 @@ from functools import reduce
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.accounts.models import User
@@ -36,7 +36,8 @@ from apps.insights.models import (
 from apps.journal.aggregates import daily_journal_aggregates
 from apps.notifications.schedule import floor_to_hour, occurrences_in_window
 from apps.notifications.services import notify_new_insights_bulk
-from apps.privacy.models import Category, ConsentState
+from apps.privacy.models import Category
+from apps.privacy.selectors import consent_flags, consented_categories_by_user
 
 logger = logging.getLogger(__name__)
 
@@ -80,16 +81,6 @@ def _categories_of(construct: str, outcome: str) -> set[str]:
     return categories
 
 
-def _consents(user_ids: list[Any]) -> dict[str, set[str]]:
-    """Each rep's consented categories (one query for any number of reps)."""
-    granted: dict[str, set[str]] = {str(uid): set() for uid in user_ids}
-    for uid, category in ConsentState.objects.filter(
-        user_id__in=user_ids, granted=True
-    ).values_list("user_id", "category"):
-        granted.setdefault(str(uid), set()).add(category)
-    return granted
-
-
 def derived_delete_for_category(*, user: Any, category: str) -> int:
     """Consent withdrawn (privacy.services.consent_withdraw, in its transaction): no insight,
     progress row or day value derived from the category stays stored (DESIGN.md §2.4). The
@@ -129,7 +120,7 @@ def day_features_rebuild(
     Only categories the rep consents to are used (``consents``, read if not given): entries a
     rep kept after withdrawing consent stay out of the features and so of the insights.
     """
-    granted = consents if consents is not None else _consents(user_ids)
+    granted = consents if consents is not None else consented_categories_by_user(user_ids=user_ids)
     journal: dict[tuple[Any, dt.date], dict[str, float | None]] = {}
     for (uid, day), values in daily_journal_aggregates(
         user_ids=user_ids, date_from=date_from, date_to=date_to
@@ -269,16 +260,7 @@ def insights_compute(
     users = list(
         User.objects.filter(pk__in=user_ids)
         .only("pk", "timezone", "day_boundary_hour")
-        .annotate(
-            **{
-                f"consent_{category}": Exists(
-                    ConsentState.objects.filter(
-                        user_id=OuterRef("pk"), category=category, granted=True
-                    )
-                )
-                for category in Category.values
-            }
-        )
+        .annotate(**consent_flags())
     )
     if not users:
         return {"reps": 0, "findings": 0, "new": 0}

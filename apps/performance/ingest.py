@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import hashlib
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -22,7 +21,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
-from apps.core.sql import insert_parts, rows_json
+from apps.core.sql import hold_until_commit, insert_parts, rows_json
 from apps.core.time import is_valid_timezone, local_date, zone
 from apps.performance.choices import MeetingStatus
 from apps.performance.formats import Activity, RowRejected, parse_amount_minor
@@ -468,14 +467,7 @@ def call_stats_rebuild(
     """
     if not days:
         return
-    if connection.vendor == "postgresql":
-        key = int.from_bytes(
-            hashlib.blake2b(f"call-stats:{source}".encode(), digest_size=8).digest(),
-            "big",
-            signed=True,
-        )
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+    hold_until_commit(f"call-stats:{source}")
     user_ids = {user_id for user_id, _ in days}
     dates = {day for _, day in days}
     totals = {

@@ -34,6 +34,7 @@ from django.utils import timezone
 
 from apps.core.errors import ApplicationError
 from apps.core.jsonvalues import loads_storable
+from apps.core.sql import hold_until_commit
 from apps.core.tasks import enqueue_on_commit, send_task_safely
 from apps.core.time import is_valid_timezone, local_date
 from apps.insights.stale import days_mark_stale, days_mark_stale_many
@@ -1130,27 +1131,15 @@ def webhook_events_drain(*, connection_id: uuid.UUID) -> int:
     return processed
 
 
-def _drains_take_turns(connection_id: uuid.UUID) -> None:
-    """Hold the connection's drain lock until the transaction ends.
-
-    Two drains at once are normal (a backlog's next task beside a new delivery's drain, or the
-    sweeper's): skipping each other's locked events, the second processed newer deliveries
-    before the first committed older ones (the older values won), and each rebuilt the day call
-    figures from only the calls it could see (a day lost calls). Found by review. SQLite lets
-    one transaction write at a time anyway.
-    """
-    if db_connection.vendor != "postgresql":
-        return
-    key = int.from_bytes(connection_id.bytes[:8], "big", signed=True)
-    with db_connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
-
-
 def _webhook_events_batch(*, connection_id: uuid.UUID) -> int:
     """Upsert the activities of up to WEBHOOK_DRAIN_BATCH pending events in one transaction."""
     now = timezone.now()
     with transaction.atomic():
-        _drains_take_turns(connection_id)
+        # Two drains of one connection at once are normal (a backlog's next task beside a new
+        # delivery's drain, or the sweeper's): skipping each other's locked events, the second
+        # processed newer deliveries before the first committed older ones, and the older
+        # values won. They take turns, a batch at a time.
+        hold_until_commit(f"webhook-drain:{connection_id}")
         events = list(
             WebhookEvent.objects.select_for_update(skip_locked=True)
             .filter(connection_id=connection_id, status=WebhookEventStatus.PENDING)

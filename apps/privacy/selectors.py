@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 
 from apps.core.sql import pk_param
 from apps.privacy.models import (
@@ -24,6 +24,26 @@ def consented_categories(*, user: Any) -> set[str]:
             [pk_param(user)],
         )
         return {category for (category,) in cursor.fetchall()}
+
+
+def consented_categories_by_user(*, user_ids: list[Any]) -> dict[str, set[str]]:
+    """Each user's consented categories, keyed by the user's key as text (one query)."""
+    granted: dict[str, set[str]] = {str(uid): set() for uid in user_ids}
+    rows = ConsentState.objects.filter(user_id__in=user_ids, granted=True)
+    for uid, category in rows.values_list("user_id", "category"):
+        granted.setdefault(str(uid), set()).add(category)
+    return granted
+
+
+def consent_flags() -> dict[str, Exists]:
+    """Per category, whether the user of the outer query (``pk``) consents: annotations that
+    read every consent with the users themselves, with no query more."""
+    return {
+        f"consent_{category}": Exists(
+            ConsentState.objects.filter(user_id=OuterRef("pk"), category=category, granted=True)
+        )
+        for category in Category.values
+    }
 
 
 def consent_held_sql() -> str:
