@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -196,6 +197,27 @@ def insert_values(
     (obj,) = objs
     values = _row(model, obj)
     return {f"{name}_{field.column}": value for field, value in zip(fields, values, strict=True)}
+
+
+# An element PostgreSQL's array input reads as itself: no quotes, braces, commas, backslashes,
+# spaces, and not the word NULL.
+_PLAIN_ELEMENT = re.compile(r"[A-Za-z0-9_.:-]+")
+
+
+def array_literal(values: Iterable[str | dt.date]) -> str:
+    """Plain values (names, dates) as the text of a PostgreSQL array, for a parameter cast in
+    the statement (``%(days)s::date[]``).
+
+    psycopg adapts a Python list element by element and looks up an array type for it: ~30 µs
+    of CPU a list, measured (docs/decisions.md), a tenth of what a journal write costs in Python
+    besides its request; the text of one small array costs ~1 µs. A value that would need
+    quoting is refused, never quoted: the values this is for never need it.
+    """
+    items = [v.isoformat() if isinstance(v, dt.date) else v for v in values]
+    for item in items:
+        if not _PLAIN_ELEMENT.fullmatch(item) or item.upper() == "NULL":
+            raise ValueError(f"{item!r} is not a plain array element")
+    return "{" + ",".join(items) + "}"
 
 
 def pk_param(obj: Model) -> Any:

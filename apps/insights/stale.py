@@ -14,6 +14,7 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
+from apps.core.sql import array_literal
 from apps.insights.models import StaleDay
 
 
@@ -43,7 +44,8 @@ def days_mark_stale_many(marks: Mapping[Any, Iterable[dt.date]]) -> None:
     with connection.cursor() as cursor:
         users = {user_id for user_id, _ in pairs}
         if len(users) == 1:
-            params = {"user_id": next(iter(users)), "marked_at": now, "days": [d for _, d in pairs]}
+            days = array_literal(d for _, d in pairs)
+            params = {"user_id": next(iter(users)), "marked_at": now, "days": days}
             cursor.execute(_mark_sql(""), params)
         else:
             cursor.execute(
@@ -56,7 +58,7 @@ def days_mark_stale_after(when: str) -> str:
     """``days_mark_stale`` as a step of a PostgreSQL ``WITH`` query that marks the days only if
     ``when`` holds: a condition on what the query's earlier steps did, so that the days are
     marked only if the write happened. Parameters: ``user_id`` (the user's key), ``marked_at``
-    and ``days`` (a list)."""
+    and ``days`` (an array, as ``core.sql.array_literal`` gives it)."""
     return _mark_sql(f"WHERE {when}")
 
 

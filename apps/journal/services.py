@@ -25,6 +25,7 @@ from django.utils import timezone
 from apps.core.cache import delete_prefixed
 from apps.core.errors import ApplicationError
 from apps.core.sql import (
+    array_literal,
     insert_many_after,
     insert_new,
     insert_new_after,
@@ -224,12 +225,12 @@ def _insert_together(
     limit = window.limit if window is not None and window.limit is not None else _NO_LIMIT
     params = {
         "user_id": pk_param(user),
-        "categories": [ENTRY_MODELS[kind].CATEGORY for kind in by_kind],
+        "categories": array_literal(ENTRY_MODELS[kind].CATEGORY for kind in by_kind),
         "window": current.number,
         "entries": len(by_kind),
         "limit": limit,
         "marked_at": timezone.now(),
-        "days": sorted({v["local_date"] for v in values}),
+        "days": array_literal(sorted({v["local_date"] for v in values})),
         "inserted": len(items),
     }
     many = len(items) > 1

@@ -48,7 +48,8 @@ def consent_flags() -> dict[str, Exists]:
 
 def consent_held_sql() -> str:
     """A query with one row per category the user consents to; parameters: ``user_id``, the
-    user's key (as ``core.sql.pk_param`` gives it), and ``categories``, a list.
+    user's key (as ``core.sql.pk_param`` gives it), and ``categories``, an array (as
+    ``core.sql.array_literal`` gives it).
 
     For a write that checks consent in the statement that stores the data (PostgreSQL). The rows
     are locked ``FOR SHARE`` until the write commits: a withdrawal (which updates its row first,

@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from apps.core.sql import insert_new, server_bound_cursor
+from apps.core.sql import array_literal, insert_new, server_bound_cursor
 from apps.journal.models import EnergyCheckin
 from tests.factories import UserFactory
 
@@ -213,3 +213,26 @@ def _comparable(value):
 
     # psycopg's JSON wrapper has no equality of its own.
     return (type(value), value.obj if isinstance(value, Jsonb) else value)
+
+
+@pytest.mark.postgres
+def test_an_array_literal_reads_back_as_the_values_it_was_made_of():
+    import datetime as dt
+
+    days = [dt.date(2026, 11, 30), dt.date(2026, 12, 1)]
+    with server_bound_cursor() as cursor:
+        cursor.execute(
+            "SELECT %s::date[], %s::text[]",
+            [array_literal(days), array_literal(["energy", "sleep"])],
+        )
+        assert cursor.fetchone() == (days, ["energy", "sleep"])
+
+
+@pytest.mark.parametrize("value", ["a,b", "{a}", 'a"b', "a b", "a\\b", "NULL", "null", ""])
+def test_an_array_element_that_would_need_quoting_is_refused_not_quoted(value):
+    with pytest.raises(ValueError, match="not a plain array element"):
+        array_literal(["energy", value])
+
+
+def test_no_values_make_the_empty_array():
+    assert array_literal([]) == "{}"

@@ -37,6 +37,31 @@ def test_create_marks_its_day(api, consenting_user):
     assert marked(consenting_user) == ["2026-11-26"]
 
 
+@pytest.mark.postgres
+def test_marking_a_day_again_updates_its_row_in_place(api, consenting_user):
+    """Every write re-marks its day: with marked_at in no index, PostgreSQL updates the row on
+    its page (HOT) and adds nothing to the table's indexes."""
+    from django.db import connection
+
+    def updates() -> tuple[int, int]:
+        # This transaction's own counts so far: (rows updated, of which in place).
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_stat_get_xact_tuples_updated(c.oid), "
+                "pg_stat_get_xact_tuples_hot_updated(c.oid) "
+                "FROM pg_class c WHERE c.relname = 'insights_staleday'"
+            )
+            return cursor.fetchone()
+
+    put(api, "energy", uuid.uuid4(), VALID["energy"])
+    updated, in_place = updates()
+    for _ in range(3):
+        put(api, "energy", uuid.uuid4(), VALID["energy"])
+
+    assert updates() == (updated + 3, in_place + 3)
+    assert marked(consenting_user) == ["2026-11-26"]
+
+
 def test_moving_an_entry_marks_the_old_and_the_new_day(api, consenting_user):
     entry_id = uuid.uuid4()
     put(api, "energy", entry_id, VALID["energy"])
