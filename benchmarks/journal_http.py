@@ -1,7 +1,7 @@
 """Journal write/read throughput against gunicorn on PostgreSQL, relative to an authenticated
 no-op DRF endpoint measured in the same run (issue 3).
 
-    .venv/bin/python benchmarks/journal_http.py [--duration 8] [--rounds 3] [--users 50]
+    .venv/bin/python benchmarks/journal_http.py [--duration 5] [--rounds 5] [--users 50]
 
 Creates a fresh database `et_bench_journal`, 50 consenting reps with sessions and 90 days of
 data each, starts gunicorn (4 sync workers: 2 per core), and drives it with wrk on loopback.
@@ -93,10 +93,27 @@ def _rounds(
     args: argparse.Namespace,
     wrk_env: dict,
     readers_env: dict,
-) -> dict[str, list[WrkResult]]:
-    """Ping, then each endpoint, ``--rounds`` times: a drift in the machine's load hits the
-    baseline and the endpoints alike, and each ratio is taken within its own round."""
+) -> tuple[dict[str, list[WrkResult]], dict[str, list[float]]]:
+    """``--rounds`` times: ping, then each endpoint with a ping after it. Each endpoint's ratio
+    is taken against the mean of the two pings right around it (seconds apart), so a drift in
+    the machine's speed within a round hits its baseline as much as the endpoint.
+
+    Returns every run by name and, per endpoint, the baseline (req/s) of each of its runs."""
     results: dict[str, list[WrkResult]] = {name: [] for name, _, _ in [PING, *endpoints]}
+    baselines: dict[str, list[float]] = {name: [] for name, _, _ in endpoints}
+
+    def run(name: str, script: str, path: str) -> WrkResult:
+        result = wrk(
+            name,
+            base,
+            script,
+            env={**(readers_env if name in READERS else wrk_env), "WRK_PATH": path},
+            duration=args.duration,
+            connections=args.connections,
+        )
+        results[name].append(result)
+        return result
+
     wrk(
         "warm-up",
         base,
@@ -106,29 +123,24 @@ def _rounds(
         connections=args.connections,
     )
     for _ in range(args.rounds):
-        for name, script, path in [PING, *endpoints]:
-            results[name].append(
-                wrk(
-                    name,
-                    base,
-                    script,
-                    env={**(readers_env if name in READERS else wrk_env), "WRK_PATH": path},
-                    duration=args.duration,
-                    connections=args.connections,
-                )
-            )
-    return results
+        before = run(*PING)
+        for name, script, path in endpoints:
+            run(name, script, path)
+            after = run(*PING)
+            baselines[name].append((before.rps + after.rps) / 2)
+            before = after
+    return results, baselines
 
 
-def _table(results: dict[str, list[WrkResult]]) -> str:
-    pings = results[PING[0]]
+def _table(results: dict[str, list[WrkResult]], baselines: dict[str, list[float]]) -> str:
     lines = [
         "| endpoint | req/s (median) | vs. no-op (median of rounds) | each round | p50 ms | "
         "p95 ms | p99 ms | errors |",
         "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |",
     ]
     for name, runs in results.items():
-        ratios = [run.rps / ping.rps * 100 for run, ping in zip(runs, pings, strict=True)]
+        around = baselines.get(name, [run.rps for run in runs])
+        ratios = [run.rps / ping * 100 for run, ping in zip(runs, around, strict=True)]
         lines.append(
             f"| {name} | {_median([r.rps for r in runs]):,.0f} | {_median(ratios):.0f} % | "
             f"{' / '.join(f'{x:.0f}' for x in ratios)} | {_median([r.p50_ms for r in runs]):.1f} | "
@@ -140,8 +152,8 @@ def _table(results: dict[str, list[WrkResult]]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--duration", type=int, default=8)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
@@ -164,7 +176,7 @@ def main() -> None:
     load_before = os.getloadavg()
     with gunicorn(env, workers=args.workers) as base:
         endpoints = [e for e in ENDPOINTS if args.only in e[0]]
-        warm = _rounds(base, endpoints, args, wrk_env, readers_env)
+        warm, warm_baselines = _rounds(base, endpoints, args, wrk_env, readers_env)
     # The day view again with its cache turned off: every request builds the 90 days from
     # PostgreSQL (what the first read after a write costs).
     cold_env = {**env, "JOURNAL_DAY_VIEW_CACHE_SECONDS": "0"}
@@ -176,7 +188,7 @@ def main() -> None:
         if args.only in e[0]
     ]
     with gunicorn(cold_env, workers=args.workers) as base:
-        cold = _rounds(base, cold_endpoints, args, wrk_env, readers_env)
+        cold, cold_baselines = _rounds(base, cold_endpoints, args, wrk_env, readers_env)
     load_after = os.getloadavg()
 
     print(
@@ -184,9 +196,9 @@ def main() -> None:
         f"{args.duration}s per endpoint, gunicorn {args.workers} sync workers, {os.cpu_count()} cores, "
         f"load average {load_before[0]:.2f} before, {load_after[0]:.2f} after\n"
     )
-    print(_table(warm))
+    print(_table(warm, warm_baselines))
     print()
-    print(_table(cold))
+    print(_table(cold, cold_baselines))
 
 
 if __name__ == "__main__":
