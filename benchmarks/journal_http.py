@@ -139,11 +139,15 @@ def _table(results: dict[str, list[WrkResult]], baselines: dict[str, list[float]
         "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |",
     ]
     for name, runs in results.items():
-        around = baselines.get(name, [run.rps for run in runs])
-        ratios = [run.rps / ping * 100 for run, ping in zip(runs, around, strict=True)]
+        if name in baselines:
+            ratios = [run.rps / ping * 100 for run, ping in zip(runs, baselines[name], strict=True)]
+            ratio, each = f"{_median(ratios):.0f} %", " / ".join(f"{x:.0f}" for x in ratios)
+        else:
+            rates = [run.rps for run in runs]
+            ratio, each = "100 %", f"{len(runs)} runs, {min(rates):,.0f}-{max(rates):,.0f} req/s"
         lines.append(
-            f"| {name} | {_median([r.rps for r in runs]):,.0f} | {_median(ratios):.0f} % | "
-            f"{' / '.join(f'{x:.0f}' for x in ratios)} | {_median([r.p50_ms for r in runs]):.1f} | "
+            f"| {name} | {_median([r.rps for r in runs]):,.0f} | {ratio} | "
+            f"{each} | {_median([r.p50_ms for r in runs]):.1f} | "
             f"{_median([r.p95_ms for r in runs]):.1f} | {_median([r.p99_ms for r in runs]):.1f} | "
             f"{sum(r.errors + r.non_2xx for r in runs)} |"
         )

@@ -15,10 +15,10 @@ urlpatterns = [
         name="password-reset-confirm",
     ),
     path("auth/tokens", apis.ApiTokenListApi.as_view(), name="api-tokens"),
-    path("auth/tokens/<uuid:token_id>", apis.ApiTokenDetailApi.as_view(), name="api-token"),
+    path("auth/tokens/<id:token_id>", apis.ApiTokenDetailApi.as_view(), name="api-token"),
     path("teams", apis.TeamListApi.as_view(), name="teams"),
     path(
-        "teams/<uuid:team_id>/invitations",
+        "teams/<id:team_id>/invitations",
         apis.TeamInvitationApi.as_view(),
         name="team-invitations",
     ),

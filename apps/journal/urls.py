@@ -7,5 +7,5 @@ urlpatterns = [
     path("batch", apis.BatchApi.as_view(), name="journal-batch"),
     path("days", apis.DayViewApi.as_view(), name="journal-days"),
     path("<str:kind>", apis.EntryListApi.as_view(), name="journal-list"),
-    path("<str:kind>/<uuid:entry_id>", apis.EntryDetailApi.as_view(), name="journal-detail"),
+    path("<str:kind>/<id:entry_id>", apis.EntryDetailApi.as_view(), name="journal-detail"),
 ]

@@ -14,7 +14,7 @@ urlpatterns = [
         name="notifications-push-subscriptions",
     ),
     path(
-        "push/subscriptions/<uuid:subscription_id>",
+        "push/subscriptions/<id:subscription_id>",
         apis.PushSubscriptionDetailApi.as_view(),
         name="notifications-push-subscription",
     ),
@@ -28,14 +28,14 @@ urlpatterns = [
         apis.EmailUnsubscribeApi.as_view(),
         name="notifications-email-unsubscribe",
     ),
-    path("<uuid:notification_id>", apis.NotificationDetailApi.as_view(), name="notification"),
+    path("<id:notification_id>", apis.NotificationDetailApi.as_view(), name="notification"),
     path(
-        "<uuid:notification_id>/read",
+        "<id:notification_id>/read",
         apis.NotificationReadApi.as_view(),
         name="notification-read",
     ),
     path(
-        "<uuid:notification_id>/dismiss",
+        "<id:notification_id>/dismiss",
         apis.NotificationDismissApi.as_view(),
         name="notification-dismiss",
     ),

@@ -18,7 +18,7 @@ urlpatterns = [
     path("privacy/export", apis.ExportApi.as_view(), name="privacy-export"),
     path("privacy/exports", apis.ExportRequestApi.as_view(), name="privacy-exports"),
     path(
-        "privacy/exports/<uuid:export_id>",
+        "privacy/exports/<id:export_id>",
         apis.ExportDetailApi.as_view(),
         name="privacy-export-detail",
     ),

@@ -221,6 +221,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # apps.core.converters: a UUID in either case.
+    "PATH_CONVERTER_OVERRIDES": {"id": {"type": "string", "format": "uuid"}},
     "ENUM_NAME_OVERRIDES": {
         "UpsertResultEnum": ["created", "updated", "unchanged", "stale"],
         "BatchItemResultEnum": ["created", "updated", "unchanged", "stale", "rejected"],

@@ -26,6 +26,34 @@ from tests.journal.helpers import (
 pytestmark = pytest.mark.django_db
 
 
+def test_an_upper_case_id_in_the_path_names_the_same_entry(api, consenting_user):
+    """Apple's UUID().uuidString is upper case; the batch reads a body's id in any case, so the
+    entry it created must be reachable by the same id in a path."""
+    entry_id = uuid.uuid4()
+    upper = str(entry_id).upper()
+
+    created = put(api, "energy", upper, VALID["energy"])
+    again = put(api, "energy", str(entry_id), VALID["energy"])
+    read = api.get(entry_url("energy", upper))
+    stored = rows("energy").count()
+    deleted = api.delete(entry_url("energy", upper))
+
+    assert created.status_code == 201, created.content
+    assert created.json()["entry"]["id"] == str(entry_id)
+    # The same request again, by the id in lower case: one entry, the same answer.
+    assert (again.status_code, again.json()) == (201, created.json())
+    assert stored == 1
+    assert read.json()["id"] == str(entry_id)
+    assert deleted.status_code == 204
+    assert not rows("energy").exists()
+
+
+def test_a_path_id_that_is_not_a_uuid_is_404(api, consenting_user):
+    response = api.get(entry_url("energy", "not-a-uuid-" + "0" * 25))
+
+    assert_problem(response, 404)
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_create_answers_201_with_the_stored_entry(api, consenting_user, kind):
     entry_id = uuid.uuid4()
