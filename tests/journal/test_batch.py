@@ -364,6 +364,28 @@ def test_a_sync_of_only_new_entries_is_one_statement(api, consenting_user):
             assert rows(kind).model._meta.db_table in statements[0]
 
 
+@pytest.mark.postgres
+def test_a_large_sync_of_only_new_entries_is_one_question_and_one_statement(api, consenting_user):
+    from apps.journal.services import TOGETHER_MAX_ENTRIES
+
+    items = _mixed_items(TOGETHER_MAX_ENTRIES * 2)
+
+    with CaptureQueriesContext(connection) as captured:
+        response = batch(api, items)
+
+    assert [r["result"] for r in response.json()["results"]] == ["created"] * len(items)
+    assert total_rows() == len(items)
+    statements = [
+        q["sql"]
+        for q in captured.captured_queries
+        if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT", "BEGIN", "COMMIT"))
+        and 'FROM "accounts_user"' not in q["sql"]
+    ]
+    assert len(statements) == 2, statements
+    assert statements[0].startswith("SELECT EXISTS")
+    assert statements[1].startswith("WITH consent")
+
+
 def _rows_inserted() -> int:
     """Rows inserted into the journal tables in this transaction, rolled-back ones included."""
     with connection.cursor() as cursor:
@@ -380,8 +402,9 @@ def test_a_sync_with_one_taken_id_is_answered_whole_and_counted_once(
 ):
     """One entry already stored (an edit made offline): the one-statement attempt is rolled back
     whole (nothing of it stays, its count neither) and the general path answers every item. A
-    sync above TOGETHER_MAX_ENTRIES goes to the general path at once, so the rows written and
-    rolled back by such an attempt stay bounded."""
+    sync above TOGETHER_MAX_ENTRIES is first asked whether any of its ids is taken and goes to
+    the general path at once, so the rows written and rolled back by such an attempt stay
+    bounded."""
     from apps.journal.models import JournalState
     from apps.journal.services import TOGETHER_MAX_ENTRIES
 
