@@ -154,11 +154,12 @@ def insert_new(model: type[Model], objs: Sequence[Model]) -> set[Any]:
         return {model._meta.pk.to_python(pk) for (pk,) in cursor.fetchall()}
 
 
-def insert_new_after(model: type[Model], source: str, name: str) -> str:
+def insert_new_after(model: type[Model], source: str, name: str, *, unless: str = "") -> str:
     """``insert_new`` of one row as a step of a PostgreSQL ``WITH`` query, run once per row of
     ``source`` (a name defined earlier in the same ``WITH``; no row there, no insert). Its
     parameters are named ``<name>_<column>``, as ``insert_values(model, obj, name)`` gives
-    them; the step returns the key if the row was inserted.
+    them; the step returns the key if the row was inserted. ``unless``: a condition (SQL from
+    the caller's code) under which the row is not inserted either.
     """
     fields, head, _row_sql, _many, types, tail = insert_parts(model)
     # Typed, because an untyped parameter in a SELECT list is text, which PostgreSQL will not
@@ -167,22 +168,25 @@ def insert_new_after(model: type[Model], source: str, name: str) -> str:
         f"%({name}_{field.column})s::{db_type}"
         for field, db_type in zip(fields, types, strict=True)
     )
+    where = f" WHERE NOT ({unless})" if unless else ""
     # Names and types from the model's _meta, ``source`` and ``name`` from the caller's code.
-    return f"{head}SELECT {row} FROM {source}{tail}"  # noqa: S608
+    return f"{head}SELECT {row} FROM {source}{where}{tail}"  # noqa: S608
 
 
-def insert_many_after(model: type[Model], source: str, name: str) -> str:
+def insert_many_after(model: type[Model], source: str, name: str, *, unless: str = "") -> str:
     """``insert_new`` of any number of rows as a step of a PostgreSQL ``WITH`` query, run only
     if ``source`` (a name defined earlier in the same ``WITH``) has a row. The rows are the one
-    parameter ``name``, as ``rows_json`` gives them; the step returns the keys it inserted."""
+    parameter ``name``, as ``rows_json`` gives them; the step returns the keys it inserted.
+    ``unless``: a condition on the row's columns (``new_row.<column>``; SQL from the caller's
+    code) under which that row is not inserted."""
     fields, head, _row_sql, _many, _types, tail = insert_parts(model)
     quote = connection.ops.quote_name
     columns = ", ".join(quote(str(f.column)) for f in fields)
     # Names from the model's _meta, ``source`` and ``name`` from the caller's code.
     return (
         f"{head}SELECT {columns} FROM json_populate_recordset("  # noqa: S608
-        f"NULL::{quote(model._meta.db_table)}, %({name})s::json) "
-        f"WHERE EXISTS (SELECT 1 FROM {source}){tail}"
+        f"NULL::{quote(model._meta.db_table)}, %({name})s::json) AS new_row "
+        f"WHERE EXISTS (SELECT 1 FROM {source})" + (f" AND NOT ({unless})" if unless else "") + tail
     )
 
 

@@ -158,7 +158,9 @@ class EntryDetailApi(APIView):
         description=(
             "Sending the same body twice stores one entry and gives the same answer. An edit "
             "whose client_updated_at is older than the stored one is not applied "
-            "(result 'stale', the stored entry is returned): the latest edit wins."
+            "(result 'stale', the stored entry is returned): the latest edit wins. The same "
+            "holds for a deletion: an edit made before the entry was deleted is 'stale' (no "
+            "entry returned) and it stays deleted; one made after it creates it again."
         ),
     )
     def put(self, request: Request, kind: str, entry_id: uuid.UUID) -> Response:

@@ -186,6 +186,32 @@ class JournalState(models.Model):
         return f"journal state {self.user_id} v{self.version}"
 
 
+class DeletedEntry(models.Model):
+    """An entry the rep deleted: its kind, id and when, nothing of what it held.
+
+    Last write wins for deletions too: an edit of the entry made before the deletion that
+    arrives later (a second phone, a retry from an offline queue) would otherwise bring it back.
+    Such an edit is answered "stale"; an edit made after the deletion creates the entry again.
+    Erased with the account, exported, purged with the entries by retention.
+    """
+
+    # The unique constraint's index starts with the user: it serves the erasure's cascade.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    kind = models.CharField(max_length=16)
+    entry_id = models.UUIDField()
+    deleted_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "kind", "entry_id"], name="uniq_deleted_entry")
+        ]
+
+    def __str__(self) -> str:
+        return f"deleted {self.kind} {self.entry_id}"
+
+
 ENTRY_MODELS: dict[str, type[JournalEntry]] = {
     model.KIND: model
     for model in (SleepEntry, MealEntry, ExerciseEntry, AlcoholEntry, EnergyCheckin, ActivityEntry)

@@ -10,7 +10,7 @@ import uuid
 from typing import Any
 
 from apps.core.errors import ApplicationError, flatten_errors
-from apps.journal.models import ENTRY_MODELS, JournalState
+from apps.journal.models import ENTRY_MODELS, DeletedEntry, JournalState
 from apps.journal.selectors import OUTPUT_FIELDS, entry_to_dict
 from apps.journal.serializers import INPUT_SERIALIZERS
 from apps.journal.services import KIND_FIELDS, EntryInput, day_views_forget, entries_import
@@ -25,6 +25,13 @@ def export_user(user: Any) -> dict[str, Any]:
     return {
         # Bookkeeping, exported because it is held: how many writes the journal has seen.
         "state": {"version": state["version"] if state else 0},
+        # Which entries the rep deleted, and when (nothing of what they held).
+        "deleted": [
+            {"kind": kind, "id": str(entry_id), "deleted_at": deleted_at.isoformat()}
+            for kind, entry_id, deleted_at in DeletedEntry.objects.filter(user=user)
+            .order_by("deleted_at", "pk")
+            .values_list("kind", "entry_id", "deleted_at")
+        ],
         **{
             kind: [
                 entry_to_dict(kind, row)
@@ -40,14 +47,19 @@ def export_user(user: Any) -> dict[str, Any]:
 def erase_user(user: Any) -> int:
     day_views_forget(user.pk)
     JournalState.objects.filter(user=user).delete()
-    return sum(model.objects.filter(user=user).delete()[0] for model in ENTRY_MODELS.values())
+    deleted = DeletedEntry.objects.filter(user=user).delete()[0]
+    return deleted + sum(
+        model.objects.filter(user=user).delete()[0] for model in ENTRY_MODELS.values()
+    )
 
 
 def import_user(user: Any, section: dict[str, Any]) -> int:
     items: list[EntryInput] = []
     for kind, rows in section.items():
-        if kind == "state":
-            continue  # re-derived: the importing account has its own write count
+        if kind in ("state", "deleted"):
+            # Re-derived: the importing account has its own write count, and the entries get
+            # new ids, which no deletion names.
+            continue
         if kind not in INPUT_SERIALIZERS or not isinstance(rows, list):
             raise ApplicationError(
                 f"The journal section has an unknown part '{kind}'.",
@@ -83,7 +95,7 @@ def import_user(user: Any, section: dict[str, Any]) -> int:
 register(
     PrivacyHandler(
         app_label="journal",
-        models=(*ENTRY_MODELS.values(), JournalState),
+        models=(*ENTRY_MODELS.values(), JournalState, DeletedEntry),
         export_user=export_user,
         erase_user=erase_user,
         import_user=import_user,

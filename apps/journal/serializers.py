@@ -199,7 +199,10 @@ OUTPUT_SERIALIZERS: dict[str, type[EntryOutBaseSerializer]] = {
 class UpsertResultSerializer(serializers.Serializer):
     result = serializers.ChoiceField(choices=["created", "updated", "unchanged", "stale"])
     detail = serializers.CharField(required=False)
-    entry = serializers.DictField()
+    entry = serializers.DictField(
+        required=False,
+        help_text="The stored entry; absent when it was deleted after this change (stale).",
+    )
 
 
 class BatchItemSerializer(FixedFieldsSerializer):

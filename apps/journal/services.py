@@ -36,7 +36,7 @@ from apps.core.sql import (
 from apps.core.throttles import WriteWindow, write_window
 from apps.core.time import calendar_date, is_valid_timezone, local_date, zone
 from apps.insights.stale import days_mark_stale, days_mark_stale_after
-from apps.journal.models import ENTRY_MODELS, JournalEntry, JournalState
+from apps.journal.models import ENTRY_MODELS, DeletedEntry, JournalEntry, JournalState
 from apps.journal.selectors import day_view_cache_prefix
 from apps.privacy.selectors import consent_held_sql, consented_categories
 
@@ -320,9 +320,19 @@ def _together_sql(shape: tuple[tuple[str, bool], ...]) -> str:
         *(
             f"entry{i} AS ("
             + (
-                insert_many_after(ENTRY_MODELS[kind], "allowed", f"entry{i}")
+                insert_many_after(
+                    ENTRY_MODELS[kind],
+                    "allowed",
+                    f"entry{i}",
+                    unless=_deleted_sql(kind, "new_row.id"),
+                )
                 if many
-                else insert_new_after(ENTRY_MODELS[kind], "allowed", f"entry{i}")
+                else insert_new_after(
+                    ENTRY_MODELS[kind],
+                    "allowed",
+                    f"entry{i}",
+                    unless=_deleted_sql(kind, f"%(entry{i}_id)s::uuid"),
+                )
             )
             + ")"
             for i, (kind, many) in enumerate(shape)
@@ -334,6 +344,20 @@ def _together_sql(shape: tuple[tuple[str, bool], ...]) -> str:
     return (
         f"WITH {', '.join(steps)} SELECT (SELECT count(*) FROM consent), "  # noqa: S608
         f"(SELECT writes_in_window FROM journal), {ids}"
+    )
+
+
+def _deleted_sql(kind: str, entry_id: str) -> str:
+    """Whether the rep deleted the entry of ``kind`` whose id is the SQL ``entry_id``: such an id
+    is not inserted by the one statement, and the general path answers it."""
+    if kind not in ENTRY_MODELS:
+        raise ValueError(f"Unknown entry kind {kind!r}")
+    table = connection.ops.quote_name(DeletedEntry._meta.db_table)
+    # ``kind`` is one of ENTRY_MODELS' keys, ``entry_id`` SQL from this module.
+    return (
+        f"EXISTS (SELECT 1 FROM {table} AS deleted "  # noqa: S608
+        f"WHERE deleted.user_id = %(user_id)s AND deleted.kind = '{kind}' "
+        f"AND deleted.entry_id = {entry_id})"
     )
 
 
@@ -473,10 +497,13 @@ def entries_upsert(
             transaction.set_rollback(True)
             return _completed(items, outcomes, unattempted="skipped")
 
+        deleted = _deletions(user, prepared)
         # Kinds and ids in a fixed order: row locks are always taken in the same order.
         for kind in sorted(prepared):
             if prepared[kind]:
-                _upsert_kind(user, kind, prepared[kind], outcomes, changed_days, taken)
+                _upsert_kind(
+                    user, kind, prepared[kind], outcomes, changed_days, taken, deleted[kind]
+                )
         # No outcome: a taken id whose row vanished before it could be read (a 409 below).
         if all_or_nothing and any(o is None or o.result == "rejected" for o in outcomes):
             transaction.set_rollback(True)
@@ -507,6 +534,21 @@ def _completed(
     ]
 
 
+def _deletions(
+    user: Any, prepared: dict[str, dict[uuid.UUID, Any]]
+) -> defaultdict[str, dict[uuid.UUID, dt.datetime]]:
+    """When the rep deleted entries of these kinds and ids, if they did: kind -> id -> time."""
+    found: defaultdict[str, dict[uuid.UUID, dt.datetime]] = defaultdict(dict)
+    ids = [entry_id for by_id in prepared.values() for entry_id in by_id]
+    if not ids:
+        return found
+    rows = DeletedEntry.objects.filter(user=user, entry_id__in=ids)
+    for kind, entry_id, deleted_at in rows.values_list("kind", "entry_id", "deleted_at"):
+        if entry_id in prepared.get(kind, {}):
+            found[kind][entry_id] = deleted_at
+    return found
+
+
 def _upsert_kind(
     user: Any,
     kind: str,
@@ -514,9 +556,22 @@ def _upsert_kind(
     outcomes: list[UpsertOutcome | None],
     changed_days: set[dt.date],
     known_taken: set[tuple[str, uuid.UUID]],
+    deleted: dict[uuid.UUID, dt.datetime],
 ) -> None:
     model = ENTRY_MODELS[kind]
-    ids = sorted(by_id)
+    # An edit of an entry the rep deleted later than the edit was made: the deletion stands.
+    # One made after the deletion creates the entry again (last write wins).
+    for entry_id, deleted_at in deleted.items():
+        index, _item, values = by_id[entry_id]
+        if values["client_updated_at"] <= deleted_at:
+            outcomes[index] = UpsertOutcome(
+                kind=kind,
+                id=entry_id,
+                result="stale",
+                status=200,
+                detail="This entry was deleted after this change was made; it stays deleted.",
+            )
+    ids = sorted(entry_id for entry_id in by_id if outcomes[by_id[entry_id][0]] is None)
     # Insert first: most writes are new entries, and for them this one statement is the whole
     # write. An id that exists (this user's or anyone else's) is not inserted and is read below.
     candidates = [
@@ -528,7 +583,8 @@ def _upsert_kind(
             **by_id[entry_id][2],
         )
         for entry_id in ids
-        if (kind, entry_id) not in known_taken
+        # The one statement did not insert a deleted id: it was not taken.
+        if (kind, entry_id) not in known_taken or entry_id in deleted
     ]
     created = insert_new(model, candidates)
     for entry in candidates:
@@ -538,6 +594,9 @@ def _upsert_kind(
                 kind=kind, id=entry.pk, result="created", status=201, entry=entry
             )
             changed_days.add(values["local_date"])
+    revived = [entry_id for entry_id in deleted if entry_id in created]
+    if revived:
+        DeletedEntry.objects.filter(user=user, kind=kind, entry_id__in=revived).delete()
     taken = [entry_id for entry_id in ids if entry_id not in created]
     if not taken:
         return
@@ -628,6 +687,13 @@ def entry_delete(
             raise model.DoesNotExist
         day = entry.local_date
         entry.delete()
+        # Remembered, so that an older edit of it arriving later does not bring it back.
+        DeletedEntry.objects.bulk_create(
+            [DeletedEntry(user=user, kind=kind, entry_id=entry_id, deleted_at=timezone.now())],
+            update_conflicts=True,
+            unique_fields=["user", "kind", "entry_id"],
+            update_fields=["deleted_at"],
+        )
         _after_change(user, {day})
 
 
@@ -669,6 +735,7 @@ def entries_purge_before(*, cutoff: dt.datetime) -> int:
             model.objects.filter(occurred_at__lt=cutoff).delete()[0]
             for model in ENTRY_MODELS.values()
         )
+        DeletedEntry.objects.filter(deleted_at__lt=cutoff).delete()
         if purged:
             JournalState.objects.update(version=F("version") + 1)
     return purged

@@ -309,14 +309,14 @@ def test_a_check_in_is_a_fixed_handful_of_statements(
     statement that checks consent, takes the journal lock, inserts and marks the day. With sleep
     and drinks: the same one statement with three inserts, inside the transaction's two (a
     savepoint here, BEGIN/COMMIT in production) so it can be rolled back whole. Elsewhere than
-    on PostgreSQL both take the general path: lock + version, consent, one insert per part,
-    stale-day mark and the transaction's two."""
+    on PostgreSQL both take the general path: lock + version, consent, the rep's deletions of
+    these ids, one insert per part, stale-day mark and the transaction's two."""
     one_statement = connection.vendor == "postgresql"
     assert checkin(api, {"id": str(uuid.uuid4()), "level": 5}).status_code == 201  # warm-up
-    with django_assert_num_queries(2 if one_statement else 7) as captured:
+    with django_assert_num_queries(2 if one_statement else 8) as captured:
         response = checkin(api, {"id": str(uuid.uuid4()), "level": 6})
     assert response.status_code == 201, response.content
-    with django_assert_num_queries(4 if one_statement else 9) as full:
+    with django_assert_num_queries(4 if one_statement else 10) as full:
         assert checkin(api, _full_body()).status_code == 201
     if not one_statement:
         return

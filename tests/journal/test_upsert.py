@@ -296,14 +296,15 @@ def test_statements_for_a_new_entry_a_retry_and_an_edit(
 ):
     """A new entry: the session user and one statement (consent, lock, insert, stale mark). A
     retry or an edit: that statement finds the id taken, so the general path runs without its
-    own insert: lock, consent, the row read FOR UPDATE and, for an edit, updated and its day
-    marked, in a transaction (two statements more); a retry changes nothing and marks nothing.
-    Elsewhere than on PostgreSQL a new entry takes the general path too (7)."""
+    own insert: lock, consent, the rep's deletions of these ids, the row read FOR UPDATE and,
+    for an edit, updated and its day marked, in a transaction (two statements more); a retry
+    changes nothing and marks nothing. Elsewhere than on PostgreSQL a new entry takes the
+    general path too (8)."""
     entry_id = uuid.uuid4()
     put(api, "energy", uuid.uuid4(), VALID["energy"])  # warm the session
-    with django_assert_num_queries(2 if connection.vendor == "postgresql" else 7):
+    with django_assert_num_queries(2 if connection.vendor == "postgresql" else 8):
         assert put(api, "energy", entry_id, VALID["energy"]).status_code == 201
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(8):
         assert put(api, "energy", entry_id, VALID["energy"]).status_code == 201
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(10):
         assert put(api, "energy", entry_id, changed("energy")).status_code == 200

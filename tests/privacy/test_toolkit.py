@@ -21,7 +21,7 @@ from apps.accounts.models import User
 from apps.insights.models import DayFeature
 from apps.insights.services import day_features_rebuild
 from apps.journal.models import ENTRY_MODELS
-from apps.journal.services import EntryInput, entries_upsert
+from apps.journal.services import EntryInput, entries_upsert, entry_delete
 from apps.privacy.models import DataExport
 from apps.privacy.registry import covered_models
 from apps.privacy.services import (
@@ -92,6 +92,10 @@ def _log_everything(user: User) -> None:
         ),
     ]
     assert all(o.result == "created" for o in entries_upsert(user=user, items=items))
+    # One more, deleted: the record of its deletion is the rep's data too.
+    deleted = EntryInput(kind="energy", id=uuid.uuid4(), values={"occurred_at": now, "level": 2})
+    entries_upsert(user=user, items=[deleted])
+    entry_delete(user=user, kind="energy", entry_id=deleted.id)
     day_features_rebuild(
         user_ids=[user.pk], date_from=(now - dt.timedelta(days=3)).date(), date_to=now.date()
     )

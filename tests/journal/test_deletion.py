@@ -1,0 +1,140 @@
+"""A deleted entry stays deleted against older edits (last write wins for deletions too).
+
+A rep deletes an entry on one phone; the other phone, offline, had edited it earlier and
+syncs later. Without a record of the deletion that edit would store the entry again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pytest
+
+from apps.journal.models import DeletedEntry
+from apps.journal.services import TOGETHER_MAX_ENTRIES
+from tests.journal.helpers import NOW, VALID, batch, entry_url, item, put, rows
+
+pytestmark = pytest.mark.django_db
+
+
+def _iso(instant: dt.datetime) -> str:
+    return instant.isoformat().replace("+00:00", "Z")
+
+
+def _created_then_deleted(api) -> uuid.UUID:
+    entry_id = uuid.uuid4()
+    body = {**VALID["energy"], "client_updated_at": _iso(NOW - dt.timedelta(hours=1))}
+    assert put(api, "energy", entry_id, body).status_code == 201
+    assert api.delete(entry_url("energy", entry_id)).status_code == 204
+    return entry_id
+
+
+def _edit(minutes_from_now: int) -> dict:
+    edited_at = NOW + dt.timedelta(minutes=minutes_from_now)
+    return {**VALID["energy"], "level": 8, "client_updated_at": _iso(edited_at)}
+
+
+def test_an_edit_made_before_the_deletion_does_not_bring_the_entry_back(api, consenting_user):
+    entry_id = _created_then_deleted(api)
+
+    response = put(api, "energy", entry_id, _edit(-30))
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["result"] == "stale"
+    assert "deleted" in body["detail"]
+    assert "entry" not in body
+    assert not rows("energy").exists()
+    assert api.get(entry_url("energy", entry_id)).status_code == 404
+
+
+def test_a_retry_of_the_create_after_the_deletion_is_stale(api, consenting_user):
+    entry_id = uuid.uuid4()
+    body = {**VALID["energy"], "client_updated_at": _iso(NOW - dt.timedelta(hours=1))}
+    assert put(api, "energy", entry_id, body).status_code == 201
+    assert api.delete(entry_url("energy", entry_id)).status_code == 204
+
+    again = put(api, "energy", entry_id, body)
+
+    assert (again.status_code, again.json()["result"]) == (200, "stale")
+    assert not rows("energy").exists()
+
+
+def test_an_edit_made_after_the_deletion_creates_the_entry_again(api, consenting_user):
+    entry_id = _created_then_deleted(api)
+
+    response = put(api, "energy", entry_id, _edit(5))
+
+    assert response.status_code == 201, response.content
+    assert response.json()["entry"]["level"] == 8
+    assert rows("energy").get().pk == entry_id
+    # Created again: the deletion it overruled is forgotten, a later delete records its own.
+    assert not DeletedEntry.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "new_entries", [3, TOGETHER_MAX_ENTRIES + 10], ids=["small sync", "large sync"]
+)
+def test_a_sync_answers_the_deleted_entry_stale_and_stores_the_rest(
+    api, consenting_user, new_entries
+):
+    entry_id = _created_then_deleted(api)
+    start = NOW - dt.timedelta(days=2)
+    others = [
+        item(
+            "energy",
+            uuid.uuid4(),
+            {"occurred_at": _iso(start + dt.timedelta(minutes=i)), "level": 5},
+        )
+        for i in range(new_entries)
+    ]
+
+    response = batch(api, [item("energy", entry_id, _edit(-30)), *others])
+
+    assert response.status_code == 200, response.content
+    results = response.json()["results"]
+    assert results[0]["result"] == "stale" and "entry" not in results[0]
+    assert [r["result"] for r in results[1:]] == ["created"] * new_entries
+    assert rows("energy").count() == new_entries
+    assert not rows("energy").filter(pk=entry_id).exists()
+
+
+def test_a_retried_check_in_after_its_entry_was_deleted_stays_deleted(api, consenting_user):
+    # Stamped by the phone when the rep tapped, as a queued check-in is.
+    checkin = {"id": str(uuid.uuid4()), "level": 6, "occurred_at": _iso(NOW)}
+    assert api.post("/api/v1/journal/checkin", checkin, format="json").status_code == 201
+    assert api.delete(entry_url("energy", checkin["id"])).status_code == 204
+
+    again = api.post("/api/v1/journal/checkin", checkin, format="json")
+
+    assert again.status_code == 200, again.content
+    assert again.json()["energy"]["result"] == "stale"
+    assert not rows("energy").exists()
+
+
+def test_another_reps_deletion_of_the_same_id_changes_nothing_for_me(
+    api, consenting_user, other_user, make_client, grant_all
+):
+    grant_all(other_user)
+    theirs = make_client(other_user)
+    entry_id = _created_then_deleted(theirs)
+
+    response = put(api, "energy", entry_id, _edit(-30))
+
+    assert response.status_code == 201, response.content
+    assert rows("energy", consenting_user).get().pk == entry_id
+    assert DeletedEntry.objects.get().user_id == other_user.pk
+
+
+def test_a_deletion_is_exported_and_erased_with_the_account(api, consenting_user):
+    from apps.journal import privacy
+
+    entry_id = _created_then_deleted(api)
+
+    exported = privacy.export_user(consenting_user)["deleted"]
+    privacy.erase_user(consenting_user)
+
+    assert [(d["kind"], d["id"]) for d in exported] == [("energy", str(entry_id))]
+    assert set(exported[0]) == {"kind", "id", "deleted_at"}
+    assert not DeletedEntry.objects.exists()
