@@ -138,3 +138,16 @@ def test_a_deletion_is_exported_and_erased_with_the_account(api, consenting_user
     assert [(d["kind"], d["id"]) for d in exported] == [("energy", str(entry_id))]
     assert set(exported[0]) == {"kind", "id", "deleted_at"}
     assert not DeletedEntry.objects.exists()
+
+
+def test_retention_purges_old_deletions_with_the_entries(api, consenting_user, clock):
+    from apps.journal.services import entries_purge_before
+
+    old = _created_then_deleted(api)
+    clock.move_to(NOW + dt.timedelta(days=2))
+    recent = _created_then_deleted(api)
+
+    entries_purge_before(cutoff=NOW + dt.timedelta(days=1))
+
+    assert list(DeletedEntry.objects.values_list("entry_id", flat=True)) == [recent]
+    assert old != recent
