@@ -46,7 +46,8 @@ def entry_get(*, user: Any, kind: str, entry_id: uuid.UUID) -> JournalEntry:
     return entry_queryset(user=user, kind=kind).get(pk=entry_id)
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """A stored value as the API writes it (instants in UTC with a Z)."""
     if isinstance(value, dt.datetime):
         return value.isoformat().replace("+00:00", "Z")
     if isinstance(value, dt.date):
@@ -61,9 +62,9 @@ def _jsonable(value: Any) -> Any:
 def entry_to_dict(kind: str, entry: JournalEntry | dict[str, Any]) -> dict[str, Any]:
     names = (*OUTPUT_FIELDS, *_kind_fields(kind))
     if isinstance(entry, dict):
-        out = {name: _jsonable(entry[name]) for name in names}
+        out = {name: jsonable(entry[name]) for name in names}
     else:
-        out = {name: _jsonable(getattr(entry, name)) for name in names}
+        out = {name: jsonable(getattr(entry, name)) for name in names}
     out["kind"] = kind
     return out
 

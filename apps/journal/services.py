@@ -717,6 +717,9 @@ def entries_delete_for_category(*, user: Any, category: str) -> int:
                 entries = model.objects.filter(user=user)
                 days.update(entries.values_list("local_date", flat=True).distinct())
                 deleted += entries.delete()[0]
+                # Which of them the rep had deleted before goes too: nothing of the category
+                # stays, and with the consent withdrawn no edit of them can be stored anyway.
+                DeletedEntry.objects.filter(user=user, kind=model.KIND).delete()
         if days:
             # Day features derived from the deleted entries must be recomputed without them.
             _after_change(user, days)

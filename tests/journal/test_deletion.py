@@ -137,6 +137,7 @@ def test_a_deletion_is_exported_and_erased_with_the_account(api, consenting_user
 
     assert [(d["kind"], d["id"]) for d in exported] == [("energy", str(entry_id))]
     assert set(exported[0]) == {"kind", "id", "deleted_at"}
+    assert exported[0]["deleted_at"].endswith("Z")  # as every instant of the export
     assert not DeletedEntry.objects.exists()
 
 
@@ -151,3 +152,17 @@ def test_retention_purges_old_deletions_with_the_entries(api, consenting_user, c
 
     assert list(DeletedEntry.objects.values_list("entry_id", flat=True)) == [recent]
     assert old != recent
+
+
+def test_withdrawing_a_consent_with_deletion_forgets_that_categorys_deletions(api, consenting_user):
+    _created_then_deleted(api)
+    sleep_id = uuid.uuid4()
+    assert put(api, "sleep", sleep_id, VALID["sleep"]).status_code == 201
+    assert api.delete(entry_url("sleep", sleep_id)).status_code == 204
+
+    response = api.post(
+        "/api/v1/privacy/consents/energy/withdraw", {"delete_entries": True}, format="json"
+    )
+
+    assert response.status_code == 200, response.content
+    assert list(DeletedEntry.objects.values_list("kind", flat=True)) == ["sleep"]
