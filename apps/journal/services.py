@@ -86,7 +86,8 @@ class UpsertOutcome:
     id: uuid.UUID | None
     result: str
     status: int
-    entry: JournalEntry | None = None
+    # The stored entry; a new entry written in one statement comes as its values (a dict).
+    entry: JournalEntry | dict[str, Any] | None = None
     detail: str = ""
     errors: dict[str, list[str]] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
@@ -242,10 +243,18 @@ def _insert_together(
         values = [_prepare(user=user, item=item, now=now) for item in items]
     except ApplicationError:
         return None, set(), False
+    stamp = timezone.now()
+    # The rows as their values, not model instances: the answer is built from the same dicts.
     entries = [
-        ENTRY_MODELS[item.kind](
-            id=item.id, user=user, request_hash=item.request_hash, last_result="created", **v
-        )
+        {
+            **v,
+            "id": item.id,
+            "user_id": user.pk,
+            "request_hash": item.request_hash,
+            "last_result": "created",
+            "created_at": stamp,
+            "updated_at": stamp,
+        }
         for item, v in zip(items, values, strict=True)
     ]
     current = window or write_window()
@@ -256,7 +265,7 @@ def _insert_together(
         "window": current.number,
         "entries": len(by_kind),
         "limit": limit,
-        "marked_at": timezone.now(),
+        "marked_at": stamp,
         "days": array_literal(sorted({v["local_date"] for v in values})),
         "inserted": len(items),
     }
