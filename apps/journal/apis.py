@@ -38,6 +38,7 @@ from apps.journal.serializers import (
     DateRangeSerializer,
     DayViewOutSerializer,
     DayViewQuerySerializer,
+    DeleteQuerySerializer,
     EntryPageSerializer,
     UpsertResultSerializer,
     day_view_range,
@@ -179,10 +180,27 @@ class EntryDetailApi(APIView):
         )
         return Response(_outcome_body(outcome), status=outcome.status)
 
-    @extend_schema(parameters=[KIND_PARAM], responses={204: None}, summary="Delete an entry")
+    @extend_schema(
+        parameters=[KIND_PARAM, DeleteQuerySerializer, CLIENT_TIME],
+        responses={204: None},
+        summary="Delete an entry",
+        description=(
+            "Last write wins for deletions too, by the phone's clock: a deletion older than the "
+            "entry's last edit (its client_updated_at) is refused with 409 and the entry kept; "
+            "an edit older than the deletion that arrives later is answered 'stale'."
+        ),
+    )
     def delete(self, request: Request, kind: str, entry_id: uuid.UUID) -> Response:
         kind = _kind_or_404(kind)
-        services.entry_delete(user=me(request), kind=kind, entry_id=entry_id, window=write_window())
+        _check_client_clock(request)
+        query = validate_with(DeleteQuerySerializer, request.query_params)
+        services.entry_delete(
+            user=me(request),
+            kind=kind,
+            entry_id=entry_id,
+            window=write_window(),
+            deleted_at=query.get("deleted_at"),
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

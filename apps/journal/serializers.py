@@ -277,6 +277,19 @@ class CheckinOutSerializer(serializers.Serializer):
     drinks = UpsertResultSerializer(required=False)
 
 
+class DeleteQuerySerializer(StrictSerializer):
+    deleted_at = AwareDateTimeField(
+        required=False,
+        help_text=(
+            "When the rep deleted the entry on the phone (ISO 8601 instant); default: when the "
+            "server receives the request. A deletion that waited offline sends it: an edit made "
+            "after it (on another phone) is newer and keeps the entry (409, code "
+            "edited-after-deletion), one made before it is older and stays deleted. At most 10 "
+            "minutes ahead of the server's clock; a later time counts as now."
+        ),
+    )
+
+
 class DateRangeSerializer(StrictSerializer):
     date_from = serializers.DateField(required=False)
     date_to = serializers.DateField(required=False)

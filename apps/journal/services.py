@@ -37,7 +37,7 @@ from apps.core.throttles import WriteWindow, write_window
 from apps.core.time import calendar_date, is_valid_timezone, local_date, zone
 from apps.insights.stale import days_mark_stale, days_mark_stale_after
 from apps.journal.models import ENTRY_MODELS, DeletedEntry, JournalEntry, JournalState
-from apps.journal.selectors import day_view_cache_prefix
+from apps.journal.selectors import day_view_cache_prefix, jsonable
 from apps.privacy.selectors import consent_held_sql, consented_categories
 
 logger = logging.getLogger(__name__)
@@ -685,20 +685,46 @@ def entry_upsert(
 
 
 def entry_delete(
-    *, user: Any, kind: str, entry_id: uuid.UUID, window: WriteWindow | None = None
+    *,
+    user: Any,
+    kind: str,
+    entry_id: uuid.UUID,
+    window: WriteWindow | None = None,
+    deleted_at: dt.datetime | None = None,
 ) -> None:
-    """Delete one of the user's entries; someone else's id is DoesNotExist (a 404)."""
+    """Delete one of the user's entries; someone else's id is DoesNotExist (a 404).
+
+    ``deleted_at``: when the rep deleted it on the phone (default: now; a time ahead of now
+    counts as now). Last write wins by the phone's clock: an entry edited after that time is
+    kept (409), and the deletion is recorded with that time, against which later-arriving
+    edits are judged.
+    """
     model = ENTRY_MODELS[kind]
+    now = timezone.now()
+    if deleted_at is not None and deleted_at > now + FUTURE_TOLERANCE:
+        raise ApplicationError(
+            "The deletion time is in the future. Check the clock on your phone.",
+            errors={"deleted_at": ["Must not be more than 10 minutes in the future."]},
+        )
+    when = now if deleted_at is None else min(deleted_at, now)
     with transaction.atomic():
         _lock_journal(user, window)
         entry = model.objects.select_for_update().filter(user=user, pk=entry_id).first()
         if entry is None:
             raise model.DoesNotExist
+        if entry.client_updated_at > when:
+            raise ApplicationError(
+                "The entry was changed after you deleted it, so it was kept. Delete it again "
+                "if it should go.",
+                status_code=409,
+                code="edited-after-deletion",
+                extra={"client_updated_at": jsonable(entry.client_updated_at)},
+            )
         day = entry.local_date
         entry.delete()
         # Remembered, so that an older edit of it arriving later does not bring it back.
         DeletedEntry.objects.bulk_create(
-            [DeletedEntry(user=user, kind=kind, entry_id=entry_id, deleted_at=timezone.now())],
+            [DeletedEntry(user=user, kind=kind, entry_id=entry_id, deleted_at=when)],
             update_conflicts=True,
             unique_fields=["user", "kind", "entry_id"],
             update_fields=["deleted_at"],

@@ -29,8 +29,18 @@ const STATUS_TEXT = {
   503: "problem.unavailable",
 };
 
+// The server names a refusal in its problem's type (https://energytrack.app/problems/<code>);
+// batch results and the outbox's settled items carry the same name as `code`.
+export function problemCode(body) {
+  if (!body) return undefined;
+  if (body.code) return body.code;
+  const type = String(body.type || "");
+  const at = type.lastIndexOf("/problems/");
+  return at >= 0 ? type.slice(at + "/problems/".length) : undefined;
+}
+
 export function problemText(status, body) {
-  const code = body && body.code;
+  const code = problemCode(body);
   if (code === "consent-required" && body.category && has(`category.${body.category}`)) {
     return t("consent.needed", { category: t(`category.${body.category}`) });
   }

@@ -81,7 +81,8 @@
   }
 
   // op: {op: "upsert", kind, id, body} for journal entries (sent in one batch),
-  //     {op: "delete", url} or {op: "put"|"post", url, body} for anything else.
+  //     {op: "delete", url} or {op: "put"|"post", url, body} for anything else; a journal
+  //     deletion also has deletedAt (sent as ?deleted_at=, when the rep deleted it).
   async function enqueue(item) {
     const record = Object.assign({}, item, {
       key: item.key || (item.kind ? "journal:" + item.id : item.url),
@@ -131,6 +132,8 @@
     if (!item) return;
     delete item.failure;
     delete item.failedAt;
+    // Retrying a deletion deletes now: the first one may have lost to a later edit (409).
+    if (item.deletedAt) item.deletedAt = new Date().toISOString();
     await enqueue(item);
   }
 
@@ -268,7 +271,8 @@
       }
       for (const item of items.filter((entry) => entry.op !== "upsert")) {
         const method = item.op === "delete" ? "DELETE" : item.op === "post" ? "POST" : "PUT";
-        const response = await write(session, item.url, method, item.op === "delete" ? undefined : item.body);
+        const url = item.deletedAt ? `${item.url}?deleted_at=${encodeURIComponent(item.deletedAt)}` : item.url;
+        const response = await write(session, url, method, item.op === "delete" ? undefined : item.body);
         if (response.ok || (method === "DELETE" && response.status === 404)) {
           summary.sent += 1;
           await settle(item);

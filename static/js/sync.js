@@ -50,8 +50,10 @@ export function upsertEntry(kind, id, body) {
   return queue({ op: "upsert", kind, id, body });
 }
 
+// The deletion carries when the rep made it: last write wins by the phone's clock, so an edit
+// made on another phone after it (but received first) keeps the entry, an older one does not.
 export function deleteEntry(kind, id) {
-  return queue({ op: "delete", kind, id, url: `/api/v1/journal/${kind}/${id}` });
+  return queue({ op: "delete", kind, id, url: `/api/v1/journal/${kind}/${id}`, deletedAt: new Date().toISOString() });
 }
 
 export async function retry(key) {

@@ -13,7 +13,7 @@ import pytest
 
 from apps.journal.models import DeletedEntry
 from apps.journal.services import TOGETHER_MAX_ENTRIES
-from tests.journal.helpers import NOW, VALID, batch, entry_url, item, put, rows
+from tests.journal.helpers import NOW, VALID, assert_problem, batch, entry_url, item, put, rows
 
 pytestmark = pytest.mark.django_db
 
@@ -166,3 +166,86 @@ def test_withdrawing_a_consent_with_deletion_forgets_that_categorys_deletions(ap
 
     assert response.status_code == 200, response.content
     assert list(DeletedEntry.objects.values_list("kind", flat=True)) == ["sleep"]
+
+
+# --- a deletion that waited offline is timed by the phone -------------------------------------
+
+
+def _stored(api, minutes_ago: int) -> uuid.UUID:
+    entry_id = uuid.uuid4()
+    edited_at = NOW - dt.timedelta(minutes=minutes_ago)
+    body = {**VALID["energy"], "client_updated_at": _iso(edited_at)}
+    assert put(api, "energy", entry_id, body).status_code == 201
+    return entry_id
+
+
+def _delete(api, entry_id: uuid.UUID, query: str):
+    return api.delete(f"{entry_url('energy', entry_id)}?{query}")
+
+
+@pytest.mark.parametrize(
+    ("edit_minutes", "result", "stored"),
+    [(-40, "stale", False), (-20, "created", True)],
+    ids=["edit made before the deletion", "edit made after it"],
+)
+def test_a_deletion_sent_late_is_judged_by_when_the_rep_made_it(
+    api, consenting_user, edit_minutes, result, stored
+):
+    entry_id = _stored(api, minutes_ago=60)
+
+    deleted = _delete(api, entry_id, f"deleted_at={_iso(NOW - dt.timedelta(minutes=30))}")
+    assert deleted.status_code == 204, deleted.content
+    assert DeletedEntry.objects.get().deleted_at == NOW - dt.timedelta(minutes=30)
+
+    # The other phone's edit arrives after the deletion; made 20 minutes ago it is the newer.
+    response = put(api, "energy", entry_id, _edit(edit_minutes))
+
+    assert response.json()["result"] == result
+    assert rows("energy").filter(pk=entry_id).exists() is stored
+
+
+def test_a_deletion_older_than_the_last_edit_keeps_the_entry(api, consenting_user):
+    entry_id = _stored(api, minutes_ago=60)
+    # Edited on another phone 10 minutes ago, deleted on this one 30 minutes ago (offline).
+    assert put(api, "energy", entry_id, _edit(-10)).status_code == 200
+
+    response = _delete(api, entry_id, f"deleted_at={_iso(NOW - dt.timedelta(minutes=30))}")
+
+    body = assert_problem(response, 409)
+    assert body["type"].endswith("/edited-after-deletion")
+    assert body["client_updated_at"] == _iso(NOW - dt.timedelta(minutes=10))
+    assert rows("energy").get(pk=entry_id).level == 8
+    assert not DeletedEntry.objects.exists()
+    # Deleted again now (a newer deletion), it goes.
+    assert _delete(api, entry_id, f"deleted_at={_iso(NOW)}").status_code == 204
+    assert not rows("energy").exists()
+
+
+def test_a_deletion_time_slightly_ahead_counts_as_now(api, consenting_user):
+    entry_id = _stored(api, minutes_ago=60)
+
+    response = _delete(api, entry_id, f"deleted_at={_iso(NOW + dt.timedelta(minutes=5))}")
+
+    assert response.status_code == 204, response.content
+    recorded = DeletedEntry.objects.get().deleted_at
+    assert NOW <= recorded < NOW + dt.timedelta(minutes=1)
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("deleted_at=yesterday", "deleted_at"),
+        ("deleted_at=2026-11-26T15:00:00", "deleted_at"),
+        (f"deleted_at={_iso(NOW + dt.timedelta(hours=1))}", "deleted_at"),
+        ("deletedAt=2026-11-26T15:00:00Z", "deletedAt"),
+    ],
+    ids=["not a time", "no time zone", "an hour ahead", "misspelt"],
+)
+def test_a_bad_deletion_time_is_a_400_that_deletes_nothing(api, consenting_user, query, field):
+    entry_id = _stored(api, minutes_ago=60)
+
+    body = assert_problem(_delete(api, entry_id, query.replace("+", "%2B")), 400)
+
+    assert field in body["errors"], body
+    assert rows("energy").filter(pk=entry_id).exists()
+    assert not DeletedEntry.objects.exists()

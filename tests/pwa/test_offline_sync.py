@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Route, expect
 
 from apps.accounts.models import User
-from apps.journal.models import EnergyCheckin
+from apps.journal.models import DeletedEntry, EnergyCheckin
 from tests.pwa.conftest import (
     outbox_size,
     poll,
@@ -123,3 +123,33 @@ def test_a_phone_clock_two_hours_behind_keeps_entries_queued_and_says_so(
     )
     wait_for_empty_outbox(page)
     expect(page.locator("#status")).not_to_contain_text("clock")
+
+
+def test_a_deletion_made_offline_is_timed_when_the_rep_made_it(
+    live_server: Any, new_context: Any, consenting_rep: User
+) -> None:
+    context = new_context()
+    page = context.new_page()
+    sign_in(page, live_server.url)
+    wait_for_worker(page)
+    page.get_by_role("button", name="Energy 4 of 9").click()
+    wait_for_empty_outbox(page)
+
+    context.set_offline(True)
+    page.locator(".entry-list .entry", has_text="Energy 4").click()
+    page.locator("dialog[open]").get_by_role("button", name="Delete").click()
+    poll(page, lambda: outbox_size(page) == 1, "the deletion queued")
+    queued_by = dt.datetime.now(dt.UTC)
+    page.wait_for_timeout(2000)  # the deletion waits offline; its time must not move
+    sent_after = dt.datetime.now(dt.UTC)
+    context.set_offline(False)
+    poll(
+        page,
+        lambda: not EnergyCheckin.objects.filter(user=consenting_rep).exists(),
+        "the entry deleted on the server",
+    )
+
+    # Recorded with the phone's time of the deletion, not the server's time of receipt: an
+    # edit made on another phone in between is newer and would have kept the entry.
+    deleted_at = DeletedEntry.objects.get(user=consenting_rep).deleted_at
+    assert deleted_at <= queued_by < sent_after

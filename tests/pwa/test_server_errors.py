@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import Route, expect
 
 from apps.accounts.models import User
+from apps.core.errors import problem
 from tests.pwa.conftest import sign_in
 from tests.pwa.test_i18n import load
 
@@ -53,8 +54,26 @@ def refuse_saving(status: int, body: dict[str, Any]) -> Any:
         ("nl", 409, {"detail": "Changed meanwhile.", "code": "conflict"}, "problem.conflict"),
         ("en", 429, {"detail": ENGLISH_DETAIL, "code": "throttled"}, "problem.ratelimited"),
         ("en", 400, {"detail": "Not a valid thing.", "errors": {}}, None),
+        # As the server sends them: the name in the type, no ``code``.
+        (
+            "nl",
+            409,
+            problem(409, "Changed after deletion.", code="edited-after-deletion"),
+            "problem.edited-after-deletion",
+        ),
+        ("en", 409, problem(409, "Day taken.", code="day-exists"), "problem.day-exists"),
     ],
-    ids=["nl-429", "nl-500", "nl-503", "nl-400", "nl-409", "en-429", "en-400"],
+    ids=[
+        "nl-429",
+        "nl-500",
+        "nl-503",
+        "nl-400",
+        "nl-409",
+        "en-429",
+        "en-400",
+        "nl-type",
+        "en-type",
+    ],
 )
 def test_a_refused_save_is_explained_in_the_apps_language(
     live_server: Any,

@@ -33,6 +33,7 @@ export default {
   "problem.server": "Something went wrong on our side. Try again later.",
   "problem.refused": "This was not accepted. Check what you filled in.",
   "problem.imported-read-only": "These figures come from your CRM; change them there and import again.",
+  "problem.edited-after-deletion": "This entry was changed on another device after you deleted it, so it was kept. Delete it again if it should go.",
   "problem.day-exists": "You already entered figures for that day; change that entry instead.",
   "problem.draft-expired": "This draft has expired; the next weekly summary will replace it.",
   "problem.share-inactive": "This share is no longer active, so its summaries cannot be changed or approved.",

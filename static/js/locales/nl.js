@@ -32,6 +32,7 @@ export default {
   "problem.server": "Er ging bij ons iets mis. Probeer het later nog eens.",
   "problem.refused": "Dit werd niet geaccepteerd. Controleer wat je invulde.",
   "problem.imported-read-only": "Deze cijfers komen uit je CRM; pas ze daar aan en importeer opnieuw.",
+  "problem.edited-after-deletion": "Dit item is op een ander apparaat gewijzigd nadat je het verwijderde, dus het is bewaard. Verwijder het opnieuw als het weg moet.",
   "problem.day-exists": "Je vulde voor die dag al cijfers in; pas die invoer aan.",
   "problem.draft-expired": "Dit concept is verlopen; de volgende weekelijkse samenvatting vervangt het.",
   "problem.share-inactive": "Dit delen is niet meer actief, dus de samenvattingen kunnen niet meer worden aangepast of goedgekeurd.",
