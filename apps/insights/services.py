@@ -37,7 +37,7 @@ from apps.journal.aggregates import daily_journal_aggregates
 from apps.notifications.schedule import floor_to_hour, occurrences_in_window
 from apps.notifications.services import notify_new_insights_bulk
 from apps.privacy.models import Category
-from apps.privacy.selectors import consent_flags, consented_categories_by_user
+from apps.privacy.selectors import consented_categories_by_user
 
 logger = logging.getLogger(__name__)
 
@@ -108,39 +108,33 @@ def _work_aggregates(
     return daily_quality_for_users(user_ids=user_ids, date_from=date_from, date_to=date_to)
 
 
-def day_features_rebuild(
-    *,
-    user_ids: list[Any],
-    date_from: dt.date,
-    date_to: dt.date,
-    consents: dict[str, set[str]] | None = None,
-) -> int:
+def day_features_rebuild(*, user_ids: list[Any], date_from: dt.date, date_to: dt.date) -> int:
     """Recompute every feature row of these users in the range (a fixed number of queries).
 
-    Only categories the rep consents to are used (``consents``, read if not given): entries a
-    rep kept after withdrawing consent stay out of the features and so of the insights.
+    Only categories the rep consents to are used, read and held in the transaction that
+    stores the rows: entries a rep kept after withdrawing consent stay out of the features
+    and so of the insights, also when the withdrawal comes while this runs.
     """
-    granted = consents if consents is not None else consented_categories_by_user(user_ids=user_ids)
-    journal: dict[tuple[Any, dt.date], dict[str, float | None]] = {}
-    for (uid, day), values in daily_journal_aggregates(
-        user_ids=user_ids, date_from=date_from, date_to=date_to
-    ).items():
-        held = granted.get(str(uid), set())
-        allowed = {k: v for k, v in values.items() if _COLUMN_CATEGORY.get(k, "") in held}
-        # A day with entries of withheld categories only has no journal row.
-        if allowed or not values:
-            journal[(uid, day)] = allowed
+    aggregates = daily_journal_aggregates(user_ids=user_ids, date_from=date_from, date_to=date_to)
     work = _work_aggregates(user_ids, date_from, date_to)
-    keys = set(journal) | set(work)
-    rows = [
-        DayFeature(
-            user_id=uid,
-            local_date=day,
-            **merge_day(journal.get((uid, day)), work.get((uid, day)), day),
-        )
-        for uid, day in sorted(keys, key=lambda k: (str(k[0]), k[1]))
-    ]
     with transaction.atomic():
+        granted = consented_categories_by_user(user_ids=user_ids, hold=True)
+        journal: dict[tuple[Any, dt.date], dict[str, float | None]] = {}
+        for (uid, day), values in aggregates.items():
+            held = granted.get(str(uid), set())
+            allowed = {k: v for k, v in values.items() if _COLUMN_CATEGORY.get(k, "") in held}
+            # A day with entries of withheld categories only has no journal row.
+            if allowed or not values:
+                journal[(uid, day)] = allowed
+        keys = set(journal) | set(work)
+        rows = [
+            DayFeature(
+                user_id=uid,
+                local_date=day,
+                **merge_day(journal.get((uid, day)), work.get((uid, day)), day),
+            )
+            for uid, day in sorted(keys, key=lambda k: (str(k[0]), k[1]))
+        ]
         # Days that no longer have any entry lose their row.
         stale = DayFeature.objects.filter(
             user_id__in=user_ids, local_date__gte=date_from, local_date__lte=date_to
@@ -256,12 +250,8 @@ def insights_compute(
     ``window_start`` is the nightly dispatch hour: each rep's day is then the local day of
     their nightly hour in that window, whenever this batch actually runs.
     """
-    # Each rep's consents come along (a flag per category): no query more per batch.
-    users = list(
-        User.objects.filter(pk__in=user_ids)
-        .only("pk", "timezone", "day_boundary_hour")
-        .annotate(**consent_flags())
-    )
+    # Their consents are read where what is derived from them is stored (_store).
+    users = list(User.objects.filter(pk__in=user_ids).only("pk", "timezone", "day_boundary_hour"))
     if not users:
         return {"reps": 0, "findings": 0, "new": 0}
     counts = {"reps": len(users), "findings": 0, "new": 0}
@@ -280,16 +270,12 @@ def insights_compute(
 
 
 def _compute_batch(users: list[User], day: dt.date, days: int) -> dict[str, int]:
-    """``users`` as ``insights_compute`` reads them, with their consent flags."""
-    consents = {
-        str(user.pk): {c for c in Category.values if getattr(user, f"consent_{c}")}
-        for user in users
-    }
+    """``users`` as ``insights_compute`` reads them."""
     # Compute up to yesterday: today is not over yet.
     last = day - dt.timedelta(days=1)
     first = last - dt.timedelta(days=days - 1)
     index = {user.pk: i for i, user in enumerate(users)}
-    day_features_rebuild(user_ids=list(index), date_from=first, date_to=last, consents=consents)
+    day_features_rebuild(user_ids=list(index), date_from=first, date_to=last)
     rows = rows_in_window(
         (
             (index[uid], local_day, values)
@@ -302,7 +288,7 @@ def _compute_batch(users: list[User], day: dt.date, days: int) -> dict[str, int]
     currencies = main_currencies(rows)
     features, weekday, working = to_arrays(rows, len(users), last, days, currencies=currencies)
     result = engine.run_engine(features, weekday, working)
-    return _store(users, result, day, currencies, consents)
+    return _store(users, result, day, currencies)
 
 
 def _feature_rows(
@@ -342,7 +328,6 @@ def _store(
     result: engine.EngineResult,
     day: dt.date,
     currencies: dict[int, str],
-    consents: dict[str, set[str]],
 ) -> dict[str, int]:
     new = 0
     new_by_user: dict[Any, list[Any]] = {}
@@ -354,6 +339,9 @@ def _store(
         return _categories_of(construct, outcome) <= held
 
     with transaction.atomic():
+        # Read (and held) here, not with the reps: a withdrawal committed while the engine ran
+        # must not see the category's findings stored after it deleted them.
+        consents = consented_categories_by_user(user_ids=[user.pk for user in users], hold=True)
         # Nothing derived from a category without consent is kept (one query for the batch).
         withheld = [
             Q(user_id=user.pk) & _derived_from(sorted(CATEGORY_COLUMNS.keys() - held))

@@ -285,7 +285,7 @@ class DeleteQuerySerializer(StrictSerializer):
             "server receives the request. A deletion that waited offline sends it: an edit made "
             "after it (on another phone) is newer and keeps the entry (409, code "
             "edited-after-deletion), one made before it is older and stays deleted. At most 10 "
-            "minutes ahead of the server's clock; a later time counts as now."
+            "minutes ahead of the server's clock, as edit times."
         ),
     )
 

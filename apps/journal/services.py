@@ -694,10 +694,12 @@ def entry_delete(
 ) -> None:
     """Delete one of the user's entries; someone else's id is DoesNotExist (a 404).
 
-    ``deleted_at``: when the rep deleted it on the phone (default: now; a time ahead of now
-    counts as now). Last write wins by the phone's clock: an entry edited after that time is
-    kept (409), and the deletion is recorded with that time, against which later-arriving
-    edits are judged.
+    ``deleted_at``: when the rep deleted it, by the phone's clock (at most 10 minutes ahead
+    of the server's, as edit times are). Last write wins by the phone's clock: an entry edited
+    after that time is kept (409); otherwise the deletion is recorded with that time, against
+    which edits arriving later are judged. Without it the deletion is the newest write (as
+    before phones sent their time): it is recorded at now, or at the entry's last edit if that
+    is stamped later by a phone whose clock runs ahead.
     """
     model = ENTRY_MODELS[kind]
     now = timezone.now()
@@ -706,13 +708,13 @@ def entry_delete(
             "The deletion time is in the future. Check the clock on your phone.",
             errors={"deleted_at": ["Must not be more than 10 minutes in the future."]},
         )
-    when = now if deleted_at is None else min(deleted_at, now)
     with transaction.atomic():
         _lock_journal(user, window)
         entry = model.objects.select_for_update().filter(user=user, pk=entry_id).first()
         if entry is None:
             raise model.DoesNotExist
-        if entry.client_updated_at > when:
+        # Phone time against phone time: the entry's edit time is as the phone sent it.
+        if deleted_at is not None and entry.client_updated_at > deleted_at:
             raise ApplicationError(
                 "The entry was changed after you deleted it, so it was kept. Delete it again "
                 "if it should go.",
@@ -720,6 +722,7 @@ def entry_delete(
                 code="edited-after-deletion",
                 extra={"client_updated_at": jsonable(entry.client_updated_at)},
             )
+        when = deleted_at if deleted_at is not None else max(now, entry.client_updated_at)
         day = entry.local_date
         entry.delete()
         # Remembered, so that an older edit of it arriving later does not bring it back.

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import connection
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import QuerySet
 
 from apps.core.sql import pk_param
 from apps.privacy.models import (
@@ -26,24 +26,38 @@ def consented_categories(*, user: Any) -> set[str]:
         return {category for (category,) in cursor.fetchall()}
 
 
-def consented_categories_by_user(*, user_ids: list[Any]) -> dict[str, set[str]]:
-    """Each user's consented categories, keyed by the user's key as text (one query)."""
+def consented_categories_by_user(*, user_ids: list[Any], hold: bool = False) -> dict[str, set[str]]:
+    """Each user's consented categories, keyed by the user's key as text (one query).
+
+    ``hold`` (inside the transaction that stores what is derived from them): the consent rows
+    read are locked ``FOR SHARE`` until it commits, as a journal write locks them. A withdrawal
+    under way is waited for and its category then read as withdrawn; one that starts later waits
+    for this transaction, and then deletes what it stored. Without the lock, consents read
+    before a withdrawal committed would let derived data of the category be stored after the
+    withdrawal deleted it. (SQLite: a plain read; it lets one transaction write at a time.)
+    """
     granted: dict[str, set[str]] = {str(uid): set() for uid in user_ids}
-    rows = ConsentState.objects.filter(user_id__in=user_ids, granted=True)
-    for uid, category in rows.values_list("user_id", "category"):
+    rows: Any
+    if hold and connection.vendor == "postgresql":
+        meta = ConsentState._meta
+        table = connection.ops.quote_name(meta.db_table)
+        user_type = meta.get_field("user").rel_db_type(connection)
+        # Locked in one order (user, category) whoever takes several: no deadlock between two.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT user_id, category FROM {table} "  # noqa: S608
+                f"WHERE user_id = ANY(%s::{user_type}[]) AND granted "
+                "ORDER BY user_id, category FOR SHARE",
+                [[str(uid) for uid in user_ids]],
+            )
+            rows = cursor.fetchall()
+    else:
+        rows = ConsentState.objects.filter(user_id__in=user_ids, granted=True).values_list(
+            "user_id", "category"
+        )
+    for uid, category in rows:
         granted.setdefault(str(uid), set()).add(category)
     return granted
-
-
-def consent_flags() -> dict[str, Exists]:
-    """Per category, whether the user of the outer query (``pk``) consents: annotations that
-    read every consent with the users themselves, with no query more."""
-    return {
-        f"consent_{category}": Exists(
-            ConsentState.objects.filter(user_id=OuterRef("pk"), category=category, granted=True)
-        )
-        for category in Category.values
-    }
 
 
 def consent_held_sql() -> str:

@@ -296,5 +296,6 @@ def test_the_nightly_run_of_a_batch_costs_the_same_queries_with_currencies(
     }
 
 
-# Measured on the code before insights stored their currency (same scenario, same count).
-QUERIES_FOR_THREE_REPS = 26
+# Measured on the code before insights stored their currency (same scenario, same count): 26;
+# since the consents are read (and held) in the two transactions that store derived data, 28.
+QUERIES_FOR_THREE_REPS = 28

@@ -221,14 +221,32 @@ def test_a_deletion_older_than_the_last_edit_keeps_the_entry(api, consenting_use
     assert not rows("energy").exists()
 
 
-def test_a_deletion_time_slightly_ahead_counts_as_now(api, consenting_user):
+def test_a_phone_whose_clock_runs_ahead_deletes_what_it_just_edited(api, consenting_user):
+    """Phone time is compared with phone time: five minutes fast is within the skew allowed."""
     entry_id = _stored(api, minutes_ago=60)
+    assert put(api, "energy", entry_id, _edit(5)).status_code == 200
 
-    response = _delete(api, entry_id, f"deleted_at={_iso(NOW + dt.timedelta(minutes=5))}")
+    response = _delete(api, entry_id, f"deleted_at={_iso(NOW + dt.timedelta(minutes=6))}")
 
     assert response.status_code == 204, response.content
-    recorded = DeletedEntry.objects.get().deleted_at
-    assert NOW <= recorded < NOW + dt.timedelta(minutes=1)
+    assert DeletedEntry.objects.get().deleted_at == NOW + dt.timedelta(minutes=6)
+    # An edit made between its last edit and the deletion is older than the deletion.
+    late = put(api, "energy", entry_id, {**_edit(5), "level": 2})
+    assert late.json()["result"] == "stale"
+    assert not rows("energy").exists()
+
+
+def test_a_deletion_without_a_time_is_the_newest_write(api, consenting_user):
+    """As before phones sent their time (another client, an item queued before): it deletes,
+    and an edit older than the entry's last one does not bring the entry back."""
+    entry_id = _stored(api, minutes_ago=60)
+    assert put(api, "energy", entry_id, _edit(5)).status_code == 200  # a clock 5 min fast
+
+    assert api.delete(entry_url("energy", entry_id)).status_code == 204
+
+    assert DeletedEntry.objects.get().deleted_at == NOW + dt.timedelta(minutes=5)
+    assert put(api, "energy", entry_id, _edit(4)).json()["result"] == "stale"
+    assert not rows("energy").exists()
 
 
 @pytest.mark.parametrize(
