@@ -15,6 +15,11 @@ class HasLocalClock(Protocol):
     day_boundary_hour: int
 
 
+def iso_instant(value: dt.datetime) -> str:
+    """An aware instant as the API writes it: ISO 8601, UTC as ``Z`` (as DRF writes them)."""
+    return value.isoformat().replace("+00:00", "Z")
+
+
 @functools.cache
 def _timezones() -> frozenset[str]:
     return frozenset(available_timezones())

@@ -18,6 +18,7 @@ from django.db.models import QuerySet
 
 from apps.core.crypto import decrypt_text
 from apps.core.sql import pk_param, server_bound_cursor
+from apps.core.time import iso_instant
 from apps.journal.models import ENTRY_MODELS, JournalEntry, JournalState
 
 OUTPUT_FIELDS = (
@@ -49,7 +50,7 @@ def entry_get(*, user: Any, kind: str, entry_id: uuid.UUID) -> JournalEntry:
 def jsonable(value: Any) -> Any:
     """A stored value as the API writes it (instants in UTC with a Z)."""
     if isinstance(value, dt.datetime):
-        return value.isoformat().replace("+00:00", "Z")
+        return iso_instant(value)
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, Decimal):
@@ -276,15 +277,11 @@ def render_day_view(head: dict[str, Any], days_json: str) -> bytes:
     return f'{head_json[:-1]},"days":{days_json}}}'.encode()
 
 
-def _iso_instant(value: dt.datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
-
-
 def _converter(model: type[JournalEntry], name: str) -> Any:
     field = model._meta.get_field(name)
     internal = field.get_internal_type()
     if internal == "DateTimeField":
-        return _iso_instant
+        return iso_instant
     if internal in ("UUIDField", "DecimalField"):
         return str
     return None

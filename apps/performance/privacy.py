@@ -3,12 +3,14 @@ privacy app. CRM connections and webhook events belong to a team, not to a perso
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 
+from apps.core.time import iso_instant
 from apps.performance.models import Call, DailyCallStats, ImportJob, Meeting
 from apps.performance.selectors import CALL_STATS_FIELDS, MEETING_OUTPUT_FIELDS
 from apps.privacy.registry import PrivacyHandler, register
@@ -53,8 +55,10 @@ IMPORT_FIELDS = (
 
 
 def _jsonable(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return iso_instant(value)
     if hasattr(value, "isoformat"):
-        return value.isoformat().replace("+00:00", "Z")
+        return value.isoformat()
     if value.__class__.__name__ == "UUID":
         return str(value)
     return value
