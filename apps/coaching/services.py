@@ -371,19 +371,21 @@ def summaries_draft(
     last = sections.week_days(max(weeks[g.pk] for g in todo))[1]
     rep_ids = list({g.rep_id for g in todo})
     rows = day_rows_for_reps(rep_ids=rep_ids, date_from=first, date_to=last)
-    consents = consented_categories_for(rep_ids=rep_ids)
-    drafts = [
-        Summary(
-            grant=grant,
-            week_start=weeks[grant.pk],
-            sections=_sections_for(
-                grant, rows.get(grant.rep_id, []), weeks[grant.pk], consents[grant.rep_id]
-            ),
-            draft_expires_at=now + _draft_ttl(),
-        )
-        for grant in todo
-    ]
     with transaction.atomic():
+        # Read (and held) where the drafts are stored: a withdrawal committed after the rows
+        # were read must not find its category in a draft it did not see.
+        consents = consented_categories_for(rep_ids=rep_ids, hold=True)
+        drafts = [
+            Summary(
+                grant=grant,
+                week_start=weeks[grant.pk],
+                sections=_sections_for(
+                    grant, rows.get(grant.rep_id, []), weeks[grant.pk], consents[grant.rep_id]
+                ),
+                draft_expires_at=now + _draft_ttl(),
+            )
+            for grant in todo
+        ]
         created = Summary.objects.bulk_create(drafts, ignore_conflicts=True)
     return len(created)
 

@@ -35,14 +35,9 @@ def export_user(user: Any) -> dict[str, Any]:
 
 
 def erase_user(user: Any) -> int:
-    from apps.privacy.services import _delete_export_file
+    from apps.privacy.services import exports_forget
 
-    exports = DataExport.objects.filter(user=user)
-    # Locked: an archive being finished (privacy.services.export_build) either shows its file
-    # here or finds its row gone and deletes the file itself.
-    for export in exports.select_for_update().order_by("pk"):
-        _delete_export_file(export)
-    count = exports.delete()[0]
+    count = exports_forget(user=user)
     count += PrivacyPreference.objects.filter(user=user).delete()[0]
     count += ConsentEvent.objects.filter(user=user).delete()[0]
     states = ConsentState.objects.filter(user=user)

@@ -72,6 +72,8 @@ def consent_withdraw(*, user: Any, category: str, delete_entries: bool) -> tuple
         deleted = entries_delete_for_category(user=user, category=category) if delete_entries else 0
         summaries_withdraw_category(rep=user, category=category)
         derived_delete_for_category(user=user, category=category)
+        # An archive built (or being built) before holds what was just deleted: it goes too.
+        exports_forget(user=user)
     return state, deleted
 
 
@@ -296,6 +298,16 @@ def retention_purge(*, now: Any = None) -> dict[str, int]:
         _delete_export_file(export)
     counts["exports"] = stale_exports.delete()[0]
     return counts
+
+
+def exports_forget(*, user: Any) -> int:
+    """Delete the user's exports, their archives with them; returns the rows deleted. Locked: an
+    archive being finished (``export_build``) either shows its file here or finds its row gone
+    and deletes the file itself."""
+    exports = DataExport.objects.filter(user=user)
+    for export in exports.select_for_update().order_by("pk"):
+        _delete_export_file(export)
+    return int(exports.delete()[0])
 
 
 def _delete_export_file(export: DataExport) -> None:

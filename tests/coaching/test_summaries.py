@@ -23,6 +23,7 @@ from tests.coaching.helpers import (
 )
 from tests.core.problems import assert_problem
 from tests.factories import UserFactory
+from tests.privacy.races import withdraw_while
 
 pytestmark = pytest.mark.django_db
 
@@ -438,3 +439,21 @@ def test_lists_use_a_fixed_number_of_queries(user, api, django_assert_max_num_qu
         assert len(api.get(SUMMARIES).json()["results"]) == 5
     with django_assert_max_num_queries(8):
         assert len(api.get(ACCESS_LOG).json()["results"]) == 5
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_withdrawal_committed_while_a_summary_is_drafted_keeps_its_category_out(
+    user, week_of_data
+):
+    """The draft is built from day rows read before it is stored: a withdrawal that commits in
+    between must not find the category in a draft (which the rep may approve for the coach)."""
+    grant = share(user, scopes=["energy_trend", "sleep_regularity", "sales_quality_trend"])
+
+    withdraw_while(
+        user, "energy", lambda: services.summaries_draft(grant_ids=[grant.pk], week_start=LAST_WEEK)
+    )
+
+    summary = Summary.objects.get(grant=grant, week_start=LAST_WEEK)
+    assert "energy_trend" not in summary.sections
+    assert "sales_quality_trend" in summary.sections

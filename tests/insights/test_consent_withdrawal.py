@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
-import time
 from collections.abc import Callable
 from typing import Any, cast
 
 import pytest
-from django.db import connection, transaction
 
 from apps.accounts.models import User
 from apps.insights.models import DayFeature, Insight, InsightProgress
@@ -23,6 +20,7 @@ from apps.privacy.services import consent_withdraw, user_export
 from tests.factories import UserFactory
 from tests.insights.sweep import make_insight
 from tests.insights.test_django_side import _seed_pattern
+from tests.privacy.races import withdraw_while
 
 pytestmark = pytest.mark.django_db
 AS_OF = dt.date(2026, 11, 20)
@@ -125,15 +123,6 @@ def test_consent_filter_keeps_the_rebuild_at_a_fixed_number_of_queries(
     assert not DayFeature.objects.filter(drinks__isnull=False).exists()
 
 
-def _lock_waiters() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        return int(cursor.fetchone()[0])
-
-
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_withdrawal_committed_while_the_nightly_run_computes_keeps_its_category_out(
@@ -147,33 +136,8 @@ def test_a_withdrawal_committed_while_the_nightly_run_computes_keeps_its_categor
     grant_all(rep)
     _seed_pattern(rep, 200, AS_OF)
     stale_days_drain(max_seconds=30)
-    withdrawn, run_done = threading.Event(), threading.Event()
-    failures: list[BaseException] = []
 
-    def withdraw() -> None:
-        try:
-            with transaction.atomic():
-                consent_withdraw(user=rep, category="alcohol", delete_entries=False)
-                withdrawn.set()
-                deadline = time.monotonic() + 20
-                while not run_done.is_set() and time.monotonic() < deadline:
-                    if _lock_waiters():
-                        break
-                    time.sleep(0.05)
-        except BaseException as exc:  # surfaced in the main thread below
-            failures.append(exc)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=withdraw)
-    thread.start()
-    assert withdrawn.wait(timeout=20)
-    try:
-        insights_compute(user_ids=[rep.pk], as_of=AS_OF)
-    finally:
-        run_done.set()
-        thread.join(timeout=30)
-    assert not failures, failures
+    withdraw_while(rep, "alcohol", lambda: insights_compute(user_ids=[rep.pk], as_of=AS_OF))
 
     assert not Insight.objects.filter(user=rep, construct="alcohol").exists()
     assert not InsightProgress.objects.filter(user=rep, construct="alcohol").exists()

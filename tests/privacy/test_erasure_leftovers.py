@@ -10,7 +10,7 @@ import pytest
 from apps.coaching.models import ShareGrant
 from apps.privacy import services as privacy_services
 from apps.privacy.models import DataExport
-from apps.privacy.services import export_build, user_erase
+from apps.privacy.services import consent_withdraw, export_build, user_erase
 from tests.coaching.helpers import share
 from tests.factories import UserFactory
 from tests.privacy.test_toolkit import _log_everything
@@ -57,3 +57,23 @@ def test_erasing_a_coach_deletes_the_shares_still_waiting_for_them(user) -> None
 
     assert not ShareGrant.objects.filter(coach_email__iexact=coach.email).exists()
     assert ShareGrant.objects.filter(pk=other.pk).exists()
+
+
+@pytest.mark.parametrize("delete_entries", [True, False], ids=["with deletion", "keeping entries"])
+def test_a_withdrawal_deletes_the_exports_built_before_it(
+    consenting_user, api, tmp_path, settings, delete_entries
+) -> None:
+    """A built archive holds the category's entries and what was derived from them: after the
+    withdrawal its link must not hand them out for the rest of its 24 hours."""
+    settings.MEDIA_ROOT = str(tmp_path)
+    _log_everything(consenting_user)
+    export = DataExport.objects.create(user=consenting_user)
+    export_build(export_id=export.pk)
+    url = api.get(f"/api/v1/privacy/exports/{export.pk}").json()["download_url"]
+    assert list((tmp_path / "exports").iterdir())
+
+    consent_withdraw(user=consenting_user, category="alcohol", delete_entries=delete_entries)
+
+    assert not DataExport.objects.filter(user=consenting_user).exists()
+    assert not list((tmp_path / "exports").iterdir())
+    assert api.get(url.replace("http://testserver", "")).status_code == 404
