@@ -243,8 +243,14 @@
     const items = await all("outbox", userId);
     const session = { token: null };
     try {
+      // Read once at the start: a sign-out (and another rep's sign-in) while the flush runs
+      // must not send the first rep's items with the second rep's session.
+      const stillTheirs = async () => {
+        if ((await getMeta("userId")) !== userId) throw new Stop("signed-out");
+      };
       const upserts = items.filter((item) => item.op === "upsert");
       for (let start = 0; start < upserts.length; start += CHUNK) {
+        await stillTheirs();
         const chunk = upserts.slice(start, start + CHUNK);
         const payload = { items: chunk.map((item) => Object.assign({ kind: item.kind, id: item.id }, item.body)) };
         const response = await write(session, BATCH_URL, "POST", payload);
@@ -270,6 +276,7 @@
         }
       }
       for (const item of items.filter((entry) => entry.op !== "upsert")) {
+        await stillTheirs();
         const method = item.op === "delete" ? "DELETE" : item.op === "post" ? "POST" : "PUT";
         const url = item.deletedAt ? `${item.url}?deleted_at=${encodeURIComponent(item.deletedAt)}` : item.url;
         const response = await write(session, url, method, item.op === "delete" ? undefined : item.body);

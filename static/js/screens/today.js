@@ -2,7 +2,7 @@
 // yesterday evening's drinks; quick forms for the rest; today's entries, editable.
 import { h, replace, redraw, focusOn, segmented, toast, yieldToBrowser } from "../dom.js";
 import { t, has, fmtTime, fmtDate, fmtNumber } from "../i18n.js";
-import { request, OfflineError, isOffline } from "../api.js";
+import { request, OfflineError, isOffline, problemText } from "../api.js";
 import { session, allowed, loadConsents } from "../session.js";
 import * as sync from "../sync.js";
 import { addDays, deviceZone, entryDay, localDay, dayToDate, atTime } from "../dates.js";
@@ -68,7 +68,8 @@ export function summary(entry) {
 
 // Why the server refused an entry, in the rep's language: the server's detail is English, so
 // the text comes from the problem's code (a batch item's `code`, or the end of a problem's
-// `type`). An unknown code falls back to the detail, which beats saying nothing.
+// `type`). Any other refusal is worded as api.js words them (its code or status; the English
+// detail only in an English app).
 function failureText(failure) {
   if (!failure) return t("error.generic");
   const code = failure.code || (typeof failure.type === "string" ? failure.type.split("/").pop() : "");
@@ -84,7 +85,7 @@ function failureText(failure) {
   }
   if (code === "not-found") return t("sync.failure.notfound");
   if (code === "conflict") return t("sync.failure.conflict");
-  return failure.detail || t("error.generic");
+  return problemText(failure.status, failure);
 }
 
 function flatten(days) {
@@ -102,8 +103,14 @@ export function merge(serverEntries, pending, failed) {
     if (!item.kind) continue;
     if (item.op === "delete") byId.delete(item.id);
     else if (item.op === "upsert") {
+      const stored = { ...(byId.get(item.id) || {}) };
+      // The server works a night's length out from its times: a queued edit of the times
+      // makes the stored length wrong until it syncs (the summary then uses the times).
+      if (item.kind === "sleep" && !("duration_minutes" in item.body) && ("bedtime" in item.body || "occurred_at" in item.body)) {
+        delete stored.duration_minutes;
+      }
       byId.set(item.id, {
-        ...(byId.get(item.id) || {}),
+        ...stored,
         ...item.body,
         id: item.id,
         kind: item.kind,
