@@ -40,6 +40,7 @@ from apps.privacy.models import Category
 from apps.privacy.services import consent_grant, user_export
 from tests.coaching.sweep import OWNER_NOTE, share, weekly_summary
 from tests.factories import MembershipFactory, TeamFactory, UserFactory
+from tests.insights.sweep import DERIVED_SECRETS
 from tests.sweep_types import SweepCase
 
 TESTS_DIR = Path(__file__).parent
@@ -302,6 +303,8 @@ def test_the_owner_sees_what_the_list_walk_looks_for() -> None:
         for secret in secrets
         if secret in client.get(url).content.decode()
     }
-    # Journal entries, insights, notifications, coaching grants and summaries are all listed.
+    # Journal entries, insights, notifications, coaching grants and summaries are all listed,
+    # and so are the day values and progress the insights derived.
     assert OWNER_NOTE in seen
+    assert set(DERIVED_SECRETS) <= seen, seen
     assert len(seen) >= 10, seen

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.utils import timezone
+
 from apps.accounts.models import User
-from apps.insights.models import Insight
+from apps.insights.models import DayFeature, Insight, InsightProgress
 from tests.sweep_types import SweepCase
+
+# What the owner's day values and progress look like in the trend series and the insight
+# list (as the API renders them): the list walk must find none of it as anyone else.
+DERIVED_SECRETS = ['"energy":3.14', '"sleep_hours":6.95', '"days_needed":37']
 
 
 def make_insight(owner: User, **overrides: object) -> Insight:
@@ -55,7 +61,29 @@ def _insight(owner: User) -> list[SweepCase]:
     ]
 
 
+def _derived(owner: User) -> list[SweepCase]:
+    """Day values (the trends) and progress (the insight list): no route addresses them by
+    id, so they are looked for by their values."""
+    today = timezone.now().date()
+    for days_ago in (1, 2, 3):
+        DayFeature.objects.create(
+            user=owner,
+            local_date=today - dt.timedelta(days=days_ago),
+            working_day=True,
+            energy_mean=3.14159,
+            sleep_minutes=417.0,
+            meetings_held=3.0,
+            qualified_meetings=2.0,
+        )
+    InsightProgress.objects.create(
+        user=owner, construct="sleep", outcome="calls", days_logged=23, days_needed=37
+    )
+    return [SweepCase(params={}, secret_ids=list(DERIVED_SECRETS))]
+
+
 SWEEP = {
+    # Not a route: the list walk gathers every fixture's secrets, this one's included.
+    "derived day values and progress": _derived,
     "/api/v1/insights/{insight_id}": _insight,
     "/api/v1/insights/{insight_id}/status": _insight,
     "/api/v1/insights/{insight_id}/feedback": _insight,
