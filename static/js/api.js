@@ -58,16 +58,25 @@ export class OfflineError extends Error {
   }
 }
 
+// How long a request may stall before it counts as failed (a bad connection that never answers).
+const REQUEST_TIMEOUT_MS = 20000;
+
 export async function csrf(force = false) {
   if (!csrfToken || force) {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS);
     let response;
+    let token;
     try {
-      response = await fetch(`${BASE}/auth/csrf`, { credentials: "same-origin", cache: "no-store" });
+      response = await fetch(`${BASE}/auth/csrf`, { credentials: "same-origin", cache: "no-store", signal: controller.signal });
+      if (response.ok) token = (await response.json()).csrf_token;
     } catch {
       throw new OfflineError();
+    } finally {
+      clearTimeout(timer);
     }
     if (!response.ok) throw new ApiError(response.status, null);
-    csrfToken = (await response.json()).csrf_token;
+    csrfToken = token;
   }
   return csrfToken;
 }
@@ -100,19 +109,30 @@ export async function request(path, { method = "GET", body, retried = false } = 
     headers["X-Client-Time"] = new Date().toISOString();
   }
   if (body !== undefined) headers["Content-Type"] = "application/json";
+  // A request that stalls is given up like one that failed (the service worker answers a read
+  // from its cache sooner); the answer's body is read under the same limit.
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS);
   let response;
+  let data;
   try {
     response = await fetch(BASE + path, {
       method,
       headers,
       credentials: "same-origin",
       body: body === undefined ? undefined : JSON.stringify(body),
+      signal: controller.signal,
+    });
+    data = response.status === 204 ? null : await response.json().catch((error) => {
+      if (controller.signal.aborted) throw error;
+      return null;
     });
   } catch {
     reachable(false);
     throw new OfflineError();
+  } finally {
+    clearTimeout(timer);
   }
-  const data = response.status === 204 ? null : await response.json().catch(() => null);
   if (response.status === 503 && data && data.offline) {
     reachable(false);
     throw new OfflineError();

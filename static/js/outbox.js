@@ -117,14 +117,38 @@
     });
   }
 
+  // Journal items the server stored lately, kept a while so that a screen whose list of entries
+  // was read before they went (a copy from the service worker's cache, when the read after a
+  // sync fails) still shows them: meta "sent", newest last.
+  const SENT_KEEP = 50;
+  const SENT_MAX_AGE_MS = 24 * 3600 * 1000;
+
+  async function recordSent(item) {
+    await tx(["meta"], "readwrite", async (t) => {
+      const store = t.objectStore("meta");
+      const row = await promisify(store.get("sent"));
+      const now = Date.now();
+      const kept = ((row && row.v) || []).filter((entry) => entry.key !== item.key && now - entry.sentAt < SENT_MAX_AGE_MS);
+      kept.push({ key: item.key, op: item.op, kind: item.kind, id: item.id, body: item.body, userId: item.userId, sentAt: now });
+      store.put({ k: "sent", v: kept.slice(-SENT_KEEP) });
+    });
+  }
+
+  async function sent(userId) {
+    return ((await getMeta("sent")) || []).filter((entry) => entry.userId === userId);
+  }
+
   // Remove an item the server answered for, unless it was edited since it was sent.
   async function settle(item, failure) {
+    let removed = false;
     await tx(["outbox", "failed"], "readwrite", async (t) => {
       const current = await promisify(t.objectStore("outbox").get(item.key));
       if (!current || current.rev !== item.rev) return;
       t.objectStore("outbox").delete(item.key);
+      removed = true;
       if (failure) t.objectStore("failed").put(Object.assign({}, item, { failure, failedAt: Date.now() }));
     });
+    if (removed && !failure && item.kind) await recordSent(item);
   }
 
   async function retryFailed(key) {
@@ -143,11 +167,13 @@
   }
 
   async function clearUser(userId) {
-    await tx(["outbox", "failed"], "readwrite", async (t) => {
+    await tx(["outbox", "failed", "meta"], "readwrite", async (t) => {
       for (const store of ["outbox", "failed"]) {
         const items = await promisify(t.objectStore(store).getAll());
         for (const item of items) if (item.userId === userId) t.objectStore(store).delete(item.key);
       }
+      const row = await promisify(t.objectStore("meta").get("sent"));
+      if (row) t.objectStore("meta").put({ k: "sent", v: row.v.filter((entry) => entry.userId !== userId) });
     });
     broadcast();
   }
@@ -314,6 +340,7 @@
     enqueue,
     pending: (userId) => all("outbox", userId),
     failed: (userId) => all("failed", userId),
+    sent,
     retryFailed,
     discardFailed,
     clearUser,

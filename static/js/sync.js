@@ -29,13 +29,14 @@ function changed() {
 }
 
 export async function status() {
-  if (!userId) return { pending: [], failed: [], lastSync: null };
-  const [pending, failed, lastSync] = await Promise.all([
+  if (!userId) return { pending: [], failed: [], sent: [], lastSync: null };
+  const [pending, failed, sent, lastSync] = await Promise.all([
     outbox.pending(userId),
     outbox.failed(userId),
+    outbox.sent(userId),
     outbox.getMeta("lastSync"),
   ]);
-  return { pending, failed, lastSync };
+  return { pending, failed, sent, lastSync };
 }
 
 export async function queue(item) {

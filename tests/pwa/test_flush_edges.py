@@ -114,3 +114,56 @@ def test_an_edited_night_shows_its_new_length_while_it_waits(
     poll(page, lambda: outbox_size(page) == 1, "the edit queued")
 
     expect(page.locator(".entry-list").first).to_contain_text("6 h 00 min")
+
+
+def test_an_entry_just_sent_stays_listed_when_the_list_comes_from_the_cache(
+    live_server: Any, new_context: Any, consenting_rep: User
+) -> None:
+    """The write goes through, the read after it fails: the service worker answers with the
+    list it cached before, which does not hold the entry. It must not vanish from the screen
+    (the rep would log it again)."""
+    context = new_context()
+    page = context.new_page()
+    sign_in(page, live_server.url)
+    wait_for_worker(page)
+    page.reload()
+    page.wait_for_selector(".energy-grid")
+    page.wait_for_timeout(1500)  # the day view, with no entries yet, is in the worker's cache
+    context.route("**/api/v1/journal/days*", lambda route: route.abort())
+
+    page.locator(".energy-level.level-5").click()
+    poll(page, lambda: EnergyCheckin.objects.filter(user=consenting_rep).count() == 1, "stored")
+    wait_for_empty_outbox(page)
+
+    host = page.locator(".entries-host")
+    expect(host).to_contain_text("Energy 5")
+    page.wait_for_timeout(1500)
+    expect(host).to_contain_text("Energy 5")
+    expect(host).not_to_contain_text("Waiting to sync")
+
+
+def test_a_read_that_never_answers_falls_back_to_the_cached_list(
+    live_server: Any, new_context: Any, consenting_rep: User
+) -> None:
+    """A connection that takes the request and never answers: after the worker's limit the
+    cached list is shown (with what was sent since), and later saves still show up."""
+    context = new_context()
+    page = context.new_page()
+    sign_in(page, live_server.url)
+    wait_for_worker(page)
+    page.get_by_role("button", name="Energy 4 of 9").click()
+    wait_for_empty_outbox(page)
+    page.wait_for_timeout(1000)
+    hung: list[Any] = []
+    context.route("**/api/v1/journal/days*", lambda route: hung.append(route))  # never answered
+
+    page.get_by_role("button", name="Energy 5 of 9").click()
+    poll(page, lambda: EnergyCheckin.objects.filter(user=consenting_rep).count() == 2, "stored")
+    page.get_by_role("button", name="Energy 7 of 9").click()
+    poll(page, lambda: EnergyCheckin.objects.filter(user=consenting_rep).count() == 3, "stored")
+
+    host = page.locator(".entries-host")
+    expect(host).to_contain_text("Energy 7", timeout=25000)
+    expect(host).to_contain_text("Energy 5")
+    expect(host).to_contain_text("Energy 4")
+    assert hung, "the reads were not held"

@@ -143,9 +143,13 @@ def test_a_refused_entry_says_why_in_the_reps_language(
 
     page = new_context(locale="nl-NL").new_page()
     sign_in(page, live_server.url)
-    consent_withdraw(user=consenting_rep, category="alcohol", delete_entries=False)
     morning = page.locator("section.morning")
-    morning.get_by_text("3", exact=True).click()
+    # The phone has loaded the consents (drinks are offered) before the other phone withdraws;
+    # withdrawn first, the card would not offer drinks at all.
+    drinks = morning.get_by_text("3", exact=True)
+    expect(drinks).to_be_visible()
+    consent_withdraw(user=consenting_rep, category="alcohol", delete_entries=False)
+    drinks.click()
     morning.get_by_role("button", name="Nacht opslaan").click()
     failed = page.locator(".failed-list")
     expect(failed).to_contain_text(

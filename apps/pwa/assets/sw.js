@@ -75,21 +75,31 @@ async function trimDataCache(cache) {
   for (const request of keys.slice(0, Math.max(0, keys.length - DATA_CACHE_MAX))) await cache.delete(request);
 }
 
+// A read that stalls (a connection that neither answers nor fails) falls back to the cached
+// copy after this long, as a failed read does; the body is read under the same limit.
+const NETWORK_TIMEOUT_MS = 10000;
+const NULL_BODY_STATUSES = new Set([101, 204, 205, 304]);
+
 async function apiGet(request) {
   const cache = await caches.open(DATA_CACHE);
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), NETWORK_TIMEOUT_MS);
   try {
-    const response = await fetch(request);
+    const response = await fetch(request, { signal: controller.signal });
+    const body = NULL_BODY_STATUSES.has(response.status) ? null : await response.arrayBuffer();
+    clearTimeout(timer);
+    const init = { status: response.status, statusText: response.statusText };
     if (response.ok) {
       const headers = new Headers(response.headers);
       headers.set("X-ET-Cached-At", new Date().toISOString());
-      const copy = new Response(await response.clone().arrayBuffer(), { status: response.status, statusText: response.statusText, headers });
-      await cache.put(request, copy);
+      await cache.put(request, new Response(body, Object.assign({ headers }, init)));
       trimDataCache(cache);
     } else if (response.status === 401 || response.status === 403) {
       await caches.delete(DATA_CACHE); // signed out elsewhere: keep nothing of the old session
     }
-    return response;
+    return new Response(body, Object.assign({ headers: response.headers }, init));
   } catch (error) {
+    clearTimeout(timer);
     const cached = await cache.match(request);
     return cached || offlineProblem();
   }

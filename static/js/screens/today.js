@@ -96,10 +96,13 @@ function flatten(days) {
   return out;
 }
 
-// Server entries, overlaid with what is still waiting in the outbox (newer by definition).
-export function merge(serverEntries, pending, failed) {
+// Server entries, overlaid with what is still waiting in the outbox (newer by definition),
+// and with what was sent since the server's list was read (`sent`: the list came from the
+// service worker's cache because the read after a sync failed; what was just sent is stored
+// but not in that copy, and must not vanish from the screen).
+export function merge(serverEntries, pending, failed, sent = []) {
   const byId = new Map(serverEntries.map((entry) => [entry.id, entry]));
-  for (const item of pending) {
+  for (const item of [...sent.map((entry) => ({ ...entry, wasSent: true })), ...pending]) {
     if (!item.kind) continue;
     if (item.op === "delete") byId.delete(item.id);
     else if (item.op === "upsert") {
@@ -115,7 +118,7 @@ export function merge(serverEntries, pending, failed) {
         id: item.id,
         kind: item.kind,
         local_date: entryDay(item.kind, item.body.occurred_at, boundary()),
-        pending: true,
+        pending: !item.wasSent,
       });
     }
   }
@@ -140,6 +143,9 @@ export async function render(main) {
   let serverEntries = [];
   let cachedAt = null;
   let loaded = false;
+  // When the last list that came from the server itself was asked for (not a cached copy):
+  // what was sent after that may be missing from the list shown (see merge).
+  let freshReadAt = 0;
 
   const energyButtons = [];
   for (let level = 1; level <= 9; level += 1) {
@@ -385,18 +391,20 @@ export async function render(main) {
     refreshing = (async () => {
       if (fetchServer) {
         try {
+          const askedAt = Date.now();
           const response = await request(`/journal/days?date_from=${yesterday}&date_to=${today}`);
           serverEntries = flatten(response.data.days);
           cachedAt = response.cachedAt || null;
           loaded = true;
+          if (!cachedAt) freshReadAt = askedAt;
         } catch (error) {
           if (!(error instanceof OfflineError)) console.warn(error);
           cachedAt = null;
         }
       }
       await consentsReady;
-      const { pending, failed } = await sync.status();
-      const entries = merge(serverEntries, pending, failed);
+      const { pending, failed, sent } = await sync.status();
+      const entries = merge(serverEntries, pending, failed, sent.filter((item) => item.sentAt >= freshReadAt));
       updateMorning(entries);
       await yieldToBrowser();
       if (!loaded && !entries.length) {
