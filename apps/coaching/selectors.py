@@ -20,7 +20,6 @@ from apps.coaching.models import AccessLogEntry, ShareGrant, Summary
 from apps.coaching.sections import DayRow
 from apps.core.time import zone
 from apps.insights.models import DayFeature
-from apps.privacy.selectors import consented_categories_by_user
 
 # Weekly summaries are drafted once this local hour on Monday has passed (see below).
 DRAFT_AFTER_LOCAL_HOUR = 6
@@ -154,16 +153,6 @@ def day_rows_for_reps(
     ):
         rows[uid].append(DayRow(day, energy, sleep, bedtime, held, qualified))
     return rows
-
-
-def consented_categories_for(*, rep_ids: list[Any], hold: bool = False) -> dict[Any, set[str]]:
-    """The consent categories each rep currently grants (one query for the batch). ``hold``:
-    locked until the transaction commits (``privacy.selectors.consented_categories_by_user``)."""
-    by_key = consented_categories_by_user(user_ids=rep_ids, hold=hold)
-    granted: dict[Any, set[str]] = defaultdict(set)
-    for uid in rep_ids:
-        granted[uid] = by_key.get(str(uid), set())
-    return granted
 
 
 def week_label(week_start: dt.date) -> str:

@@ -26,7 +26,6 @@ from apps.coaching import constants, sections
 from apps.coaching.models import AccessLogEntry, ShareGrant, Summary
 from apps.coaching.selectors import (
     active_grant_exists,
-    consented_categories_for,
     day_rows_for_reps,
     grant_ids_due_for_summary,
     last_complete_week,
@@ -35,6 +34,7 @@ from apps.coaching.selectors import (
 from apps.core.crypto import hash_secret
 from apps.core.errors import ApplicationError
 from apps.insights.selectors import insight_list, insight_to_dict
+from apps.privacy.selectors import consented_categories_by_user
 
 # Insights built on drinks carry an alcohol amount in their words: never shareable.
 UNSHAREABLE_CONSTRUCTS = frozenset({"alcohol"})
@@ -374,13 +374,13 @@ def summaries_draft(
     with transaction.atomic():
         # Read (and held) where the drafts are stored: a withdrawal committed after the rows
         # were read must not find its category in a draft it did not see.
-        consents = consented_categories_for(rep_ids=rep_ids, hold=True)
+        consents = consented_categories_by_user(user_ids=rep_ids, hold=True)
         drafts = [
             Summary(
                 grant=grant,
                 week_start=weeks[grant.pk],
                 sections=_sections_for(
-                    grant, rows.get(grant.rep_id, []), weeks[grant.pk], consents[grant.rep_id]
+                    grant, rows.get(grant.rep_id, []), weeks[grant.pk], consents[str(grant.rep_id)]
                 ),
                 draft_expires_at=now + _draft_ttl(),
             )

@@ -13,12 +13,30 @@ which JSON allows and every client reads.
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 import orjson
 from rest_framework import renderers
 from rest_framework.utils import encoders
+
+from apps.core.time import iso_instant
+
+
+def jsonable(value: Any) -> Any:
+    """A stored value as the API writes it: instants in UTC with a Z, dates and times in ISO
+    8601, decimals and UUIDs as text; anything else as it is."""
+    if isinstance(value, dt.datetime):
+        return iso_instant(value)
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, Decimal | uuid.UUID):
+        return str(value)
+    return value
+
 
 _DRF_DEFAULT = encoders.JSONEncoder().default
 # DRF escapes these two so that its JSON is also valid JavaScript; so does this renderer.

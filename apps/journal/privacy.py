@@ -10,8 +10,9 @@ import uuid
 from typing import Any
 
 from apps.core.errors import ApplicationError, flatten_errors
+from apps.core.time import iso_instant
 from apps.journal.models import ENTRY_MODELS, DeletedEntry, JournalState
-from apps.journal.selectors import OUTPUT_FIELDS, entry_to_dict, jsonable
+from apps.journal.selectors import OUTPUT_FIELDS, entry_to_dict
 from apps.journal.serializers import INPUT_SERIALIZERS
 from apps.journal.services import KIND_FIELDS, EntryInput, day_views_forget, entries_import
 from apps.privacy.registry import PrivacyHandler, register
@@ -27,7 +28,7 @@ def export_user(user: Any) -> dict[str, Any]:
         "state": {"version": state["version"] if state else 0},
         # Which entries the rep deleted, and when (nothing of what they held).
         "deleted": [
-            {"kind": kind, "id": str(entry_id), "deleted_at": jsonable(deleted_at)}
+            {"kind": kind, "id": str(entry_id), "deleted_at": iso_instant(deleted_at)}
             for kind, entry_id, deleted_at in DeletedEntry.objects.filter(user=user)
             .order_by("deleted_at", "pk")
             .values_list("kind", "entry_id", "deleted_at")

@@ -8,7 +8,6 @@ import functools
 import json
 import re
 import uuid
-from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -17,6 +16,7 @@ from django.db import connection
 from django.db.models import QuerySet
 
 from apps.core.crypto import decrypt_text
+from apps.core.renderers import jsonable
 from apps.core.sql import pk_param, server_bound_cursor
 from apps.core.time import iso_instant
 from apps.journal.models import ENTRY_MODELS, JournalEntry, JournalState
@@ -45,19 +45,6 @@ def entry_queryset(*, user: Any, kind: str) -> QuerySet[JournalEntry]:
 
 def entry_get(*, user: Any, kind: str, entry_id: uuid.UUID) -> JournalEntry:
     return entry_queryset(user=user, kind=kind).get(pk=entry_id)
-
-
-def jsonable(value: Any) -> Any:
-    """A stored value as the API writes it (instants in UTC with a Z)."""
-    if isinstance(value, dt.datetime):
-        return iso_instant(value)
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    return value
 
 
 def entry_to_dict(kind: str, entry: JournalEntry | dict[str, Any]) -> dict[str, Any]:

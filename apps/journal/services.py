@@ -34,10 +34,10 @@ from apps.core.sql import (
     server_bound_cursor,
 )
 from apps.core.throttles import WriteWindow, write_window
-from apps.core.time import calendar_date, is_valid_timezone, local_date, zone
+from apps.core.time import calendar_date, is_valid_timezone, iso_instant, local_date, zone
 from apps.insights.stale import days_mark_stale, days_mark_stale_after
 from apps.journal.models import ENTRY_MODELS, DeletedEntry, JournalEntry, JournalState
-from apps.journal.selectors import day_view_cache_prefix, jsonable
+from apps.journal.selectors import day_view_cache_prefix
 from apps.privacy.selectors import consent_held_sql, consented_categories
 
 logger = logging.getLogger(__name__)
@@ -720,7 +720,7 @@ def entry_delete(
                 "if it should go.",
                 status_code=409,
                 code="edited-after-deletion",
-                extra={"client_updated_at": jsonable(entry.client_updated_at)},
+                extra={"client_updated_at": iso_instant(entry.client_updated_at)},
             )
         when = deleted_at if deleted_at is not None else max(now, entry.client_updated_at)
         day = entry.local_date

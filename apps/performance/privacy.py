@@ -3,14 +3,13 @@ privacy app. CRM connections and webhook events belong to a team, not to a perso
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 
-from apps.core.time import iso_instant
+from apps.core.renderers import jsonable
 from apps.performance.models import Call, DailyCallStats, ImportJob, Meeting
 from apps.performance.selectors import CALL_STATS_FIELDS, MEETING_OUTPUT_FIELDS
 from apps.privacy.registry import PrivacyHandler, register
@@ -54,18 +53,8 @@ IMPORT_FIELDS = (
 )
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        return iso_instant(value)
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    if value.__class__.__name__ == "UUID":
-        return str(value)
-    return value
-
-
 def _rows(queryset: Any, fields: tuple[str, ...]) -> list[dict[str, Any]]:
-    return [{k: _jsonable(v) for k, v in row.items()} for row in queryset.values(*fields)]
+    return [{k: jsonable(v) for k, v in row.items()} for row in queryset.values(*fields)]
 
 
 def export_user(user: Any) -> dict[str, Any]:
