@@ -262,7 +262,15 @@ class CheckinDrinksSerializer(StrictSerializer):
 
 class CheckinInSerializer(StrictSerializer):
     id = serializers.UUIDField(help_text="Client UUID of the energy check-in.")
-    occurred_at = AwareDateTimeField(required=False)
+    occurred_at = AwareDateTimeField(
+        required=False,
+        help_text=(
+            "When the rep checked in (ISO 8601 instant); every part counts as edited then. "
+            "Without it the server's clock times the check-in when it arrives: such a check-in "
+            "creates its entries or, retried, repeats its first answer, but never replaces an "
+            "entry the rep edited or revives one the rep deleted (answered `stale`)."
+        ),
+    )
     tz = serializers.CharField(max_length=64, required=False)
     level = ranged_int(1, 9, required=True, allow_null=False)
     focus = ranged_int(1, 5)

@@ -78,6 +78,10 @@ class EntryInput:
     id: uuid.UUID
     values: dict[str, Any]
     request_hash: str = ""
+    # The phone sent no time for this write (a check-in without ``occurred_at``): the server's
+    # clock stamped it, so it cannot be ordered against the rep's own edits and deletions. It
+    # creates the entry or repeats its first answer, and never overwrites or revives one.
+    server_timed: bool = False
 
 
 @dataclass
@@ -571,8 +575,8 @@ def _upsert_kind(
     # An edit of an entry the rep deleted later than the edit was made: the deletion stands.
     # One made after the deletion creates the entry again (last write wins).
     for entry_id, deleted_at in deleted.items():
-        index, _item, values = by_id[entry_id]
-        if values["client_updated_at"] <= deleted_at:
+        index, item, values = by_id[entry_id]
+        if item.server_timed or values["client_updated_at"] <= deleted_at:
             outcomes[index] = UpsertOutcome(
                 kind=kind,
                 id=entry_id,
@@ -628,6 +632,19 @@ def _upsert_kind(
             result = entry.last_result
             outcomes[index] = UpsertOutcome(
                 kind=kind, id=entry_id, result=result, status=STATUS_FOR_RESULT[result], entry=entry
+            )
+            continue
+        if item.server_timed:
+            outcomes[index] = UpsertOutcome(
+                kind=kind,
+                id=entry_id,
+                result="stale",
+                status=200,
+                entry=entry,
+                detail=(
+                    "This entry is already stored and this change has no time of its own "
+                    "(occurred_at), so it cannot be ordered against the stored one; it was kept."
+                ),
             )
             continue
         if values["client_updated_at"] < entry.client_updated_at:
@@ -829,6 +846,7 @@ def quick_checkin(
     """
     now = timezone.now()
     occurred_at = data.get("occurred_at") or now
+    server_timed = data.get("occurred_at") is None
     tz_name = data.get("tz") or user.timezone
     energy_id: uuid.UUID = data["id"]
     # Every part is an edit made when the phone stamped the check-in: a retry that arrives
@@ -847,6 +865,7 @@ def quick_checkin(
                 **edited,
             },
             request_hash=request_hash,
+            server_timed=server_timed,
         )
     }
     if "sleep" in data:
@@ -863,6 +882,7 @@ def quick_checkin(
                 **edited,
             },
             request_hash=request_hash,
+            server_timed=server_timed,
         )
     if "drinks" in data:
         drinks = data["drinks"]
@@ -878,6 +898,7 @@ def quick_checkin(
                 **edited,
             },
             request_hash=request_hash,
+            server_timed=server_timed,
         )
     # All or nothing: a morning check-in is one act for the rep.
     outcomes = entries_upsert(

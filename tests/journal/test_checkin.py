@@ -366,3 +366,49 @@ def test_a_late_retry_does_not_undo_edits_made_after_the_check_in(api, consentin
     assert {part["result"] for part in retry.json().values()} == {"stale"}
     assert rows("sleep").get().quality == 5
     assert rows("energy").get().level == 2
+
+
+def test_a_retry_without_time_after_the_parts_were_edited_keeps_the_edits(
+    api, consenting_user, clock
+):
+    """A check-in sent without ``occurred_at`` is timed by the server when it arrives, so its
+    retry an hour later would look newer than the rep's edits made in between."""
+    body = {"id": str(uuid.uuid4()), "level": 6, "drinks": {"standard_drinks": "1"}}
+    first = checkin(api, body).json()
+    clock.shift(dt.timedelta(minutes=5))
+    edited_at = dt.datetime.now(dt.UTC).isoformat()
+    energy = first["energy"]["entry"]
+    assert (
+        put(
+            api,
+            "energy",
+            body["id"],
+            {"occurred_at": energy["occurred_at"], "level": 2, "client_updated_at": edited_at},
+        ).json()["result"]
+        == "updated"
+    )
+    clock.shift(dt.timedelta(hours=1))
+
+    retry = checkin(api, body)
+
+    # 201: the drinks part repeats its first answer.
+    assert retry.status_code == 201, retry.content
+    answer = retry.json()
+    assert answer["energy"]["result"] == "stale"
+    assert "occurred_at" in answer["energy"]["detail"]
+    assert answer["energy"]["entry"]["level"] == 2
+    assert rows("energy").get().level == 2
+    # The drinks part was not edited: its retry is the same request and repeats its answer.
+    assert answer["drinks"]["result"] == "created"
+    assert total_rows() == 2
+
+
+def test_a_changed_check_in_without_time_does_not_overwrite_its_entry(api, consenting_user):
+    body = {"id": str(uuid.uuid4()), "level": 6}
+    checkin(api, body)
+
+    response = checkin(api, {**body, "level": 3})
+
+    assert response.status_code == 200, response.content
+    assert response.json()["energy"]["result"] == "stale"
+    assert rows("energy").get().level == 6

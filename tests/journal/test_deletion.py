@@ -113,6 +113,30 @@ def test_a_retried_check_in_after_its_entry_was_deleted_stays_deleted(api, conse
     assert not rows("energy").exists()
 
 
+def test_a_retried_check_in_without_time_after_its_deletion_stays_deleted(
+    api, consenting_user, clock
+):
+    """Without ``occurred_at`` the server times the check-in when it arrives: the retry, an
+    hour after the deletion, must not count as an edit made after it."""
+    checkin = {"id": str(uuid.uuid4()), "level": 6, "sleep": {"quality": 4}}
+    assert api.post("/api/v1/journal/checkin", checkin, format="json").status_code == 201
+    sleep_id = str(uuid.uuid5(uuid.UUID(checkin["id"]), "sleep"))
+    assert api.delete(entry_url("energy", checkin["id"])).status_code == 204
+    clock.shift(dt.timedelta(hours=1))
+
+    again = api.post("/api/v1/journal/checkin", checkin, format="json")
+
+    # 201: the sleep part repeats its first answer.
+    assert again.status_code == 201, again.content
+    answer = again.json()
+    assert answer["energy"]["result"] == "stale"
+    assert "entry" not in answer["energy"]
+    assert not rows("energy").exists()
+    # The part that was not deleted repeats its first answer.
+    assert answer["sleep"]["result"] == "created"
+    assert str(rows("sleep").get().pk) == sleep_id
+
+
 def test_another_reps_deletion_of_the_same_id_changes_nothing_for_me(
     api, consenting_user, other_user, make_client, grant_all
 ):
