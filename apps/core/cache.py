@@ -48,6 +48,14 @@ class _ReusingClient(RedisCacheClient):
         return client
 
 
+# KEYS[1] the value's key, KEYS[2] the hold; ARGV[1] the value, ARGV[2] seconds to live.
+_SET_UNLESS_HELD = """
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return 1
+"""
+
+
 class SoftRedisCache(RedisCache):
     def __init__(self, server: str, params: dict[str, Any]) -> None:
         super().__init__(server, params)
@@ -122,6 +130,23 @@ class SoftRedisCache(RedisCache):
             deleted += int(client.delete(*chunk))
         return deleted
 
+    def set_unless_held(self, key: str, value: Any, timeout: int, hold_key: str) -> bool:
+        """``set`` unless ``hold_key`` exists, in one atomic step (a Lua script); whether it
+        was set. Soft like ``set``: an unreachable Redis sets nothing."""
+        return self._soft(lambda: self._set_unless_held(key, value, timeout, hold_key), False)
+
+    def _set_unless_held(self, key: str, value: Any, timeout: int, hold_key: str) -> bool:
+        full_key = self.make_and_validate_key(key)
+        client = self._cache.get_client(full_key, write=True)
+        # The stubs do not declare Django's serializer attribute.
+        serializer: Any = self._cache._serializer  # type: ignore[attr-defined]
+        script = client.register_script(_SET_UNLESS_HELD)
+        done = script(
+            keys=[full_key, self.make_and_validate_key(hold_key)],
+            args=[serializer.dumps(value), int(timeout)],
+        )
+        return bool(done)
+
     def hit(self, key: str, window_seconds: int) -> int:
         """Count one event in a fixed window: one round trip (INCR and EXPIRE pipelined)."""
         if self._skipping():
@@ -159,6 +184,29 @@ def delete_prefixed(prefix: str, alias: str = "default") -> int:
         return len(keys)
     logger.warning("cache %s cannot delete by prefix; %s* expires by its timeout", alias, prefix)
     return 0
+
+
+def set_unless_held(
+    key: str, value: Any, timeout: int, hold_key: str, alias: str = "default"
+) -> bool:
+    """Cache ``value`` unless ``hold_key`` is set (``hold``); whether it was cached.
+
+    For a value read from the database that a deletion may have made obsolete while it was
+    being read: the deletion holds, then deletes by prefix, so a copy set after the deletion is
+    refused by the hold and one set before it is deleted with the rest. Atomic on Redis; on
+    another backend (tests, one process) the check and the set are two steps."""
+    backend = caches[alias]
+    if isinstance(backend, SoftRedisCache):
+        return backend.set_unless_held(key, value, timeout, hold_key)
+    if backend.has_key(hold_key):
+        return False
+    backend.set(key, value, timeout)
+    return True
+
+
+def hold(hold_key: str, seconds: int, alias: str = "default") -> None:
+    """Refuse ``set_unless_held`` of values guarded by ``hold_key`` for ``seconds``."""
+    caches[alias].set(hold_key, 1, seconds)
 
 
 class CacheUnavailable(Exception):

@@ -15,6 +15,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.db.models import QuerySet
 
+from apps.core.cache import set_unless_held
 from apps.core.crypto import decrypt_text
 from apps.core.renderers import jsonable
 from apps.core.sql import pk_param, server_bound_cursor
@@ -214,6 +215,12 @@ def day_view_cache_prefix(user_pk: Any) -> str:
     return f"journal:days:{user_pk}:"
 
 
+def day_view_hold_key(user_pk: Any) -> str:
+    """While set, no day view of the rep is cached (``journal.services.day_views_forget``);
+    outside the cache prefix, so deleting the cached views keeps it."""
+    return f"journal:days-held:{user_pk}"
+
+
 def day_view_state(
     *, user: Any, date_from: dt.date, date_to: dt.date, phone_version: int | None = None
 ) -> tuple[int, str | None]:
@@ -238,7 +245,10 @@ def day_view_state(
     version, days_json = _current_days(user=user, date_from=date_from, date_to=date_to, known=known)
     if days_json is not None:
         if timeout:
-            cache.set(key, (version, days_json), timeout=timeout)
+            # Read before a deletion committed, this copy may hold what it deleted: refused
+            # while the deletion holds the rep's views (never served either way: its version
+            # is gone).
+            set_unless_held(key, (version, days_json), timeout, day_view_hold_key(user.pk))
         return version, _with_notes(days_json)
     if cached is not None:
         return version, _with_notes(cached[1])

@@ -22,7 +22,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from apps.core.cache import delete_prefixed
+from apps.core.cache import delete_prefixed, hold
 from apps.core.errors import ApplicationError
 from apps.core.sql import (
     array_literal,
@@ -37,7 +37,7 @@ from apps.core.throttles import WriteWindow, write_window
 from apps.core.time import calendar_date, is_valid_timezone, iso_instant, local_date, zone
 from apps.insights.stale import days_mark_stale, days_mark_stale_after
 from apps.journal.models import ENTRY_MODELS, DeletedEntry, JournalEntry, JournalState
-from apps.journal.selectors import day_view_cache_prefix
+from apps.journal.selectors import day_view_cache_prefix, day_view_hold_key
 from apps.privacy.selectors import consent_held_sql, consented_categories
 
 logger = logging.getLogger(__name__)
@@ -752,11 +752,23 @@ def entry_delete(
         _after_change(user, {day})
 
 
+# Longer than any request may run (gunicorn's worker timeout is 30 s): a day view read before
+# the deletion committed is cached, if at all, before the hold ends.
+DAY_VIEW_HOLD_SECONDS = 60
+
+
 def day_views_forget(user_pk: Any) -> None:
     """After the transaction that deleted a rep's entries for good (erasure, withdrawal with
     deletion): the rep's day views cached in Redis go too. A moved version already keeps them
-    from being served, but they would hold the deleted entries until they expire."""
-    transaction.on_commit(lambda: delete_prefixed(day_view_cache_prefix(user_pk)))
+    from being served, but they would hold the deleted entries until they expire. A read that
+    began before the commit could cache its copy after the deletion: for ``DAY_VIEW_HOLD_SECONDS``
+    the rep's views are held (not cached), and the hold is set before the deletion."""
+
+    def forget() -> None:
+        hold(day_view_hold_key(user_pk), DAY_VIEW_HOLD_SECONDS)
+        delete_prefixed(day_view_cache_prefix(user_pk))
+
+    transaction.on_commit(forget)
 
 
 def entries_delete_for_category(*, user: Any, category: str) -> int:

@@ -168,6 +168,26 @@ def test_delete_prefixed_deletes_only_keys_with_that_prefix(live: SoftRedisCache
     assert [live.get(key) for key in kept] == ["v"] * len(kept)
 
 
+def test_a_hold_refuses_guarded_sets_until_it_expires(live: SoftRedisCache) -> None:
+    assert live.set_unless_held("days:7:a", {"v": 1}, 30, "held:7") is True
+    assert live.get("days:7:a") == {"v": 1}
+    client = live._cache.get_client(write=True)
+    assert 25 <= client.ttl(live.make_and_validate_key("days:7:a")) <= 30
+
+    live.set("held:7", 1, 1)
+    assert live.set_unless_held("days:7:a", {"v": 2}, 30, "held:7") is False
+    assert live.set_unless_held("days:8:a", {"v": 2}, 30, "held:8") is True  # another hold
+    assert live.get("days:7:a") == {"v": 1}
+
+    time.sleep(1.2)
+    assert live.set_unless_held("days:7:a", {"v": 3}, 30, "held:7") is True
+    assert live.get("days:7:a") == {"v": 3}
+
+
+def test_a_guarded_set_on_an_unreachable_redis_sets_nothing(dead: SoftRedisCache) -> None:
+    assert dead.set_unless_held("days:7:a", {"v": 1}, 30, "held:7") is False
+
+
 def test_delete_prefixed_on_an_unreachable_redis_deletes_nothing_quickly(
     dead: SoftRedisCache,
 ) -> None:

@@ -624,6 +624,41 @@ def test_deleting_a_reps_data_deletes_their_cached_day_views(
     assert [cache.get(key) is not None for key in keys] == [False, False, True, True]
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the cached days are PostgreSQL's")
+def test_a_day_view_read_before_a_withdrawal_is_not_cached_after_it(
+    api, consenting_user, django_capture_on_commit_callbacks
+):
+    """The read gets its days from PostgreSQL, then the withdrawal (with deletion) commits and
+    deletes the rep's cached views, then the read would cache what it got: the deleted
+    entries would sit in Redis for ten minutes. The withdrawal's hold refuses that copy."""
+    from django.core.cache import cache
+
+    from apps.privacy.services import consent_withdraw
+
+    put(api, "energy", uuid.uuid4(), {**VALID["energy"], "level": 8})
+    withdrawn = []
+
+    def withdraw_after_the_read(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if "day_view_json" in sql and not withdrawn:
+            withdrawn.append(True)
+            with django_capture_on_commit_callbacks(execute=True):
+                consent_withdraw(user=consenting_user, category="energy", delete_entries=True)
+        return result
+
+    with connection.execute_wrapper(withdraw_after_the_read):
+        body = api.get(DAYS_URL).json()
+
+    assert withdrawn
+    # Answered from what it read, before the withdrawal: that much is served once.
+    assert body["days"][0]["entries"]["energy"][0]["level"] == 8
+    assert not ENTRY_MODELS["energy"].objects.filter(user=consenting_user).exists()
+    assert (
+        cache.get(f"journal:days:{consenting_user.pk}:{body['date_from']}:{body['date_to']}")
+        is None
+    )
+
+
 def test_empty_note_is_stored_empty(api, consenting_user):
     entry_id = uuid.uuid4()
     put(api, "energy", entry_id, VALID["energy"])
