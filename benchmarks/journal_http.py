@@ -83,6 +83,10 @@ READERS = {"GET /api/v1/journal/days (90 days)", "GET /api/v1/journal/days (90 d
 PING = ("GET /api/v1/ping (authenticated no-op)", "get.lua", "/api/v1/ping")
 
 
+def _chosen(name: str, only: str) -> bool:
+    return any(part in name for part in only.split("|"))
+
+
 def _median(values: list[float]) -> float:
     return statistics.median(values)
 
@@ -161,7 +165,11 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
-    parser.add_argument("--only", default="", help="run only endpoints whose name contains this")
+    parser.add_argument(
+        "--only",
+        default="",
+        help="run only endpoints whose name contains this (several: separated by '|')",
+    )
     args = parser.parse_args()
 
     env = bench_env("et_bench_journal")
@@ -179,7 +187,7 @@ def main() -> None:
 
     load_before = os.getloadavg()
     with gunicorn(env, workers=args.workers) as base:
-        endpoints = [e for e in ENDPOINTS if args.only in e[0]]
+        endpoints = [e for e in ENDPOINTS if _chosen(e[0], args.only)]
         warm, warm_baselines = _rounds(base, endpoints, args, wrk_env, readers_env)
     # The day view again with its cache turned off: every request builds the 90 days from
     # PostgreSQL (what the first read after a write costs).
@@ -189,7 +197,7 @@ def main() -> None:
         for e in [
             ("GET /api/v1/journal/days (90 days, cache off)", "get.lua", "/api/v1/journal/days")
         ]
-        if args.only in e[0]
+        if _chosen(e[0], args.only)
     ]
     with gunicorn(cold_env, workers=args.workers) as base:
         cold, cold_baselines = _rounds(base, cold_endpoints, args, wrk_env, readers_env)
