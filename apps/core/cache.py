@@ -65,6 +65,7 @@ class SoftRedisCache(RedisCache):
         # that hangs would otherwise cost every request a socket timeout per cache call
         # (seconds for a session plus a throttle), not just the first one that noticed.
         self._skip_until = 0.0
+        self._scripts: dict[int, Any] = {}
 
     def _unavailable(self, exc: Exception) -> None:
         now = time.monotonic()
@@ -140,7 +141,10 @@ class SoftRedisCache(RedisCache):
         client = self._cache.get_client(full_key, write=True)
         # The stubs do not declare Django's serializer attribute.
         serializer: Any = self._cache._serializer  # type: ignore[attr-defined]
-        script = client.register_script(_SET_UNLESS_HELD)
+        script = self._scripts.get(id(client))
+        if script is None:
+            # One Script per client: it sends the script's SHA (EVALSHA), loading it once.
+            script = self._scripts.setdefault(id(client), client.register_script(_SET_UNLESS_HELD))
         done = script(
             keys=[full_key, self.make_and_validate_key(hold_key)],
             args=[serializer.dumps(value), int(timeout)],
