@@ -161,8 +161,8 @@ def _lock_journal(user: Any, window: WriteWindow | None = None, *, counted: bool
 
 def _journal_bump_sql(rows: str, *, limited: bool = False) -> str:
     """Insert or bump the rep's journal row; ``rows`` gives (user, 1, window, writes to add).
-    Returns the writes counted in the window. ``limited``: one more parameter, ``limit``; a
-    write beyond it leaves the row as it was and returns no row."""
+    Returns the writes counted in the window and the new version. ``limited``: one more
+    parameter, ``limit``; a write beyond it leaves the row as it was and returns no row."""
     table = connection.ops.quote_name(JournalState._meta.db_table)
     counted = (
         f"CASE WHEN {table}.write_window = EXCLUDED.write_window "
@@ -174,7 +174,7 @@ def _journal_bump_sql(rows: str, *, limited: bool = False) -> str:
         f"ON CONFLICT (user_id) DO UPDATE SET version = {table}.version + 1, "
         f"writes_in_window = {counted}, write_window = EXCLUDED.write_window "
         + (f"WHERE {counted} <= %(limit)s " if limited else "")
-        + "RETURNING writes_in_window"
+        + "RETURNING writes_in_window, version"
     )
 
 
@@ -281,7 +281,7 @@ def _insert_together(
     with transaction.atomic() if len(items) > 1 else contextlib.nullcontext():
         with server_bound_cursor() as cursor:
             cursor.execute(_together_sql(shape), params)
-            consented, writes, *inserted = cursor.fetchone()
+            consented, writes, allowed, *inserted = cursor.fetchone()
         # No count with every consent held: the journal row was left as it was (over the
         # limit). A first write of several entries can be over it too: raised inside their
         # transaction, its count rolls back.
@@ -290,6 +290,10 @@ def _insert_together(
         if sum(len(ids) for ids in inserted) != len(items):
             if len(items) > 1:
                 transaction.set_rollback(True)
+            if writes is not None and writes <= limit and not allowed:
+                # Counted within the limit, yet not allowed: another write or deletion of the
+                # rep's committed after this statement began. Nothing was tried; none is taken.
+                return None, set(), len(items) == 1
             new = {
                 (kind, entry_id)
                 for kind, ids in zip(kinds, inserted, strict=True)
@@ -319,17 +323,26 @@ def _together_sql(shape: tuple[tuple[str, bool], ...]) -> str:
     come as one JSON parameter), then the stale days if all ``inserted`` were inserted, each
     step running only if the one before it succeeded. Returns the number of consent rows found,
     the writes counted in the window (NULL: consent missing or the limit reached, nothing
-    counted) and, per kind, the ids it inserted."""
+    counted), whether the inserts were allowed (within the limit, and no write or deletion of
+    the rep's committed since the statement's snapshot) and, per kind, the ids it inserted."""
     # One kind per category: the consent rows are complete when there is one per kind.
     # Identifiers from the models' _meta, fixed names and counts; every value is a parameter.
     lock = _journal_bump_sql(
         "SELECT %(user_id)s, 1, %(window)s, 1 WHERE (SELECT count(*) FROM consent) = %(entries)s",
         limited=True,
     )
+    table = connection.ops.quote_name(JournalState._meta.db_table)
     steps = [
         f"consent AS ({consent_held_sql()})",
+        # The version this statement's snapshot holds. Every act that deletes or writes the
+        # rep's entries moves it in its transaction, so if the locked row's version is not the
+        # next one, such an act committed after the snapshot (this statement may have waited
+        # for its lock): what the snapshot says of deletions is out of date, and nothing is
+        # inserted here; the general path reads afresh.
+        f"seen AS (SELECT version FROM {table} WHERE user_id = %(user_id)s)",  # noqa: S608
         f"journal AS ({lock})",
-        "allowed AS (SELECT 1 FROM journal WHERE writes_in_window <= %(limit)s)",
+        "allowed AS (SELECT 1 FROM journal WHERE writes_in_window <= %(limit)s "
+        "AND version = COALESCE((SELECT version FROM seen), 0) + 1)",
         *(
             f"entry{i} AS ("
             + (
@@ -356,7 +369,8 @@ def _together_sql(shape: tuple[tuple[str, bool], ...]) -> str:
     ids = ", ".join(f"ARRAY(SELECT id FROM entry{i})" for i in range(len(shape)))  # noqa: S608
     return (
         f"WITH {', '.join(steps)} SELECT (SELECT count(*) FROM consent), "  # noqa: S608
-        f"(SELECT writes_in_window FROM journal), {ids}"
+        "(SELECT writes_in_window FROM journal), EXISTS (SELECT 1 FROM allowed), "
+        f"{ids}"
     )
 
 
@@ -898,7 +912,12 @@ def quick_checkin(
         )
     if "drinks" in data:
         drinks = data["drinks"]
-        evening = drinks.get("occurred_at") or _last_evening(occurred_at, tz_name)
+        try:
+            evening = drinks.get("occurred_at") or _last_evening(occurred_at, tz_name)
+        except OverflowError:
+            # A time in the first day of year 1 has no evening before it; the check of the
+            # parts below refuses such a time (400 naming occurred_at).
+            evening = occurred_at
         items["drinks"] = EntryInput(
             kind="alcohol",
             id=drinks.get("id") or uuid.uuid5(energy_id, "drinks"),

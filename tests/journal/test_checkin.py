@@ -412,3 +412,21 @@ def test_a_changed_check_in_without_time_does_not_overwrite_its_entry(api, conse
     assert response.status_code == 200, response.content
     assert response.json()["energy"]["result"] == "stale"
     assert rows("energy").get().level == 6
+
+
+@pytest.mark.parametrize("tz", ["Europe/Amsterdam", "America/New_York", "Asia/Tokyo"])
+def test_a_check_in_at_the_start_of_year_one_is_refused_not_a_500(api, consenting_user, tz):
+    """Last evening's drinks default to 21:00 the day before: there is no day before 1 January
+    of year 1, and the time is refused as too long ago, like any other."""
+    body = {
+        "id": str(uuid.uuid4()),
+        "level": 5,
+        "tz": tz,
+        "occurred_at": "0001-01-01T12:00:00Z",
+        "drinks": {"standard_drinks": "1"},
+    }
+
+    problem = assert_problem(checkin(api, body), 400)
+
+    assert "occurred_at" in problem["errors"]
+    assert total_rows() == 0

@@ -285,3 +285,47 @@ def test_a_withdrawal_waits_for_a_write_in_progress_and_deletes_its_entry(api, c
     assert response.status_code == 200, response.content
     assert response.json()["entries_deleted"] == 1
     assert total_rows() == 0
+
+
+@pytest.mark.parametrize("how", ["PUT", "batch"])
+def test_an_older_edit_sent_while_its_entry_is_being_deleted_stays_deleted(
+    api, consenting_user, how
+):
+    """The phone's deletion is committing while another phone's older edit of the same entry
+    arrives: the edit's statement waits for the deletion's journal lock. It read the rep's
+    deletions before that commit, so it must not trust that read: the deletion stands."""
+    from apps.journal.models import DeletedEntry
+    from apps.journal.services import entry_delete
+
+    entry_id = uuid.uuid4()
+    made = dt.datetime(2026, 11, 26, 9, 0, tzinfo=dt.UTC)
+    body = {**VALID["energy"], "client_updated_at": made.isoformat()}
+    assert put(api, "energy", entry_id, body).status_code == 201
+    older_edit = {
+        **body,
+        "level": 2,
+        "client_updated_at": (made + dt.timedelta(minutes=5)).isoformat(),
+    }
+    new_id = uuid.uuid4()
+
+    with _while_another_transaction_holds(
+        lambda: entry_delete(
+            user=consenting_user,
+            kind="energy",
+            entry_id=entry_id,
+            deleted_at=made + dt.timedelta(minutes=10),
+        )
+    ):
+        if how == "PUT":
+            response = put(api, "energy", entry_id, older_edit)
+        else:
+            response = batch(api, [item("energy", entry_id, older_edit), item("energy", new_id)])
+
+    assert response.status_code == 200, response.content
+    answer = response.json() if how == "PUT" else response.json()["results"][0]
+    assert answer["result"] == "stale", answer
+    assert not rows("energy").filter(pk=entry_id).exists()
+    assert DeletedEntry.objects.filter(entry_id=entry_id).exists()
+    if how == "batch":
+        assert response.json()["results"][1]["result"] == "created"
+        assert rows("energy").filter(pk=new_id).exists()
