@@ -576,6 +576,12 @@ def _deletions(
     return found
 
 
+_SERVER_TIMED_KEPT = (
+    "This entry is already stored and this change has no time of its own (occurred_at), so it "
+    "cannot be ordered against the stored one; it was kept."
+)
+
+
 def _upsert_kind(
     user: Any,
     kind: str,
@@ -648,27 +654,16 @@ def _upsert_kind(
                 kind=kind, id=entry_id, result=result, status=STATUS_FOR_RESULT[result], entry=entry
             )
             continue
-        if item.server_timed:
+        if item.server_timed or values["client_updated_at"] < entry.client_updated_at:
             outcomes[index] = UpsertOutcome(
                 kind=kind,
                 id=entry_id,
                 result="stale",
                 status=200,
                 entry=entry,
-                detail=(
-                    "This entry is already stored and this change has no time of its own "
-                    "(occurred_at), so it cannot be ordered against the stored one; it was kept."
-                ),
-            )
-            continue
-        if values["client_updated_at"] < entry.client_updated_at:
-            outcomes[index] = UpsertOutcome(
-                kind=kind,
-                id=entry_id,
-                result="stale",
-                status=200,
-                entry=entry,
-                detail="A newer edit of this entry is already stored; it was kept.",
+                detail=_SERVER_TIMED_KEPT
+                if item.server_timed
+                else "A newer edit of this entry is already stored; it was kept.",
             )
             continue
         if _same(entry, values):
