@@ -161,7 +161,10 @@ class EntryDetailApi(APIView):
             "whose client_updated_at is older than the stored one is not applied "
             "(result 'stale', the stored entry is returned): the latest edit wins. The same "
             "holds for a deletion: an edit made before the entry was deleted is 'stale' (no "
-            "entry returned) and it stays deleted; one made after it creates it again."
+            "entry returned) and it stays deleted; one made after it creates it again. After "
+            "a consent was withdrawn with deletion of its entries, an entry of that category "
+            "made before the withdrawal (by client_updated_at) is 'stale' and not stored, "
+            "even once the consent is granted again."
         ),
     )
     def put(self, request: Request, kind: str, entry_id: uuid.UUID) -> Response:

@@ -212,6 +212,31 @@ class DeletedEntry(models.Model):
         return f"deleted {self.kind} {self.entry_id}"
 
 
+class DeletedKind(models.Model):
+    """Every entry of one kind the rep had, deleted at once: a consent withdrawal with deletion.
+
+    The withdrawal deletes the kind's ``DeletedEntry`` rows with its entries (nothing of the
+    category stays), so after a new grant an edit made before the withdrawal, arriving later
+    from a phone's queue, would have nothing to lose against and would store its entry again.
+    This one row per kind says when: an entry of the kind made (``client_updated_at``) at or
+    before ``deleted_at`` is answered "stale" and not stored. Erased with the account, exported,
+    purged by retention like ``DeletedEntry``.
+    """
+
+    # The unique constraint's index starts with the user: it serves the erasure's cascade.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    kind = models.CharField(max_length=16)
+    deleted_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "kind"], name="uniq_deleted_kind")]
+
+    def __str__(self) -> str:
+        return f"deleted every {self.kind}"
+
+
 ENTRY_MODELS: dict[str, type[JournalEntry]] = {
     model.KIND: model
     for model in (SleepEntry, MealEntry, ExerciseEntry, AlcoholEntry, EnergyCheckin, ActivityEntry)

@@ -11,7 +11,7 @@ from typing import Any
 
 from apps.core.errors import ApplicationError, flatten_errors
 from apps.core.time import iso_instant
-from apps.journal.models import ENTRY_MODELS, DeletedEntry, JournalState
+from apps.journal.models import ENTRY_MODELS, DeletedEntry, DeletedKind, JournalState
 from apps.journal.selectors import OUTPUT_FIELDS, entry_to_dict
 from apps.journal.serializers import INPUT_SERIALIZERS
 from apps.journal.services import KIND_FIELDS, EntryInput, day_views_forget, entries_import
@@ -33,6 +33,13 @@ def export_user(user: Any) -> dict[str, Any]:
             .order_by("deleted_at", "pk")
             .values_list("kind", "entry_id", "deleted_at")
         ],
+        # Kinds whose every entry was deleted with a consent withdrawal, and when.
+        "deleted_kinds": [
+            {"kind": kind, "deleted_at": iso_instant(deleted_at)}
+            for kind, deleted_at in DeletedKind.objects.filter(user=user)
+            .order_by("deleted_at", "kind")
+            .values_list("kind", "deleted_at")
+        ],
         **{
             kind: [
                 entry_to_dict(kind, row)
@@ -49,6 +56,7 @@ def erase_user(user: Any) -> int:
     day_views_forget(user.pk)
     JournalState.objects.filter(user=user).delete()
     deleted = DeletedEntry.objects.filter(user=user).delete()[0]
+    deleted += DeletedKind.objects.filter(user=user).delete()[0]
     return deleted + sum(
         model.objects.filter(user=user).delete()[0] for model in ENTRY_MODELS.values()
     )
@@ -57,9 +65,9 @@ def erase_user(user: Any) -> int:
 def import_user(user: Any, section: dict[str, Any]) -> int:
     items: list[EntryInput] = []
     for kind, rows in section.items():
-        if kind in ("state", "deleted"):
+        if kind in ("state", "deleted", "deleted_kinds"):
             # Re-derived: the importing account has its own write count, and the entries get
-            # new ids, which no deletion names.
+            # new ids, which no deletion names; what the rep imports is theirs to store again.
             continue
         if kind not in INPUT_SERIALIZERS or not isinstance(rows, list):
             raise ApplicationError(
@@ -96,7 +104,7 @@ def import_user(user: Any, section: dict[str, Any]) -> int:
 register(
     PrivacyHandler(
         app_label="journal",
-        models=(*ENTRY_MODELS.values(), JournalState, DeletedEntry),
+        models=(*ENTRY_MODELS.values(), JournalState, DeletedEntry, DeletedKind),
         export_user=export_user,
         erase_user=erase_user,
         import_user=import_user,

@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, UUIDField, Value
 from django.utils import timezone
 
 from apps.core.cache import delete_prefixed, hold
@@ -36,7 +36,13 @@ from apps.core.sql import (
 from apps.core.throttles import WriteWindow, write_window
 from apps.core.time import calendar_date, is_valid_timezone, iso_instant, local_date, zone
 from apps.insights.stale import days_mark_stale, days_mark_stale_after
-from apps.journal.models import ENTRY_MODELS, DeletedEntry, JournalEntry, JournalState
+from apps.journal.models import (
+    ENTRY_MODELS,
+    DeletedEntry,
+    DeletedKind,
+    JournalEntry,
+    JournalState,
+)
 from apps.journal.selectors import day_view_cache_prefix, day_view_hold_key
 from apps.privacy.selectors import consent_held_sql, consented_categories
 
@@ -350,14 +356,18 @@ def _together_sql(shape: tuple[tuple[str, bool], ...]) -> str:
                     ENTRY_MODELS[kind],
                     "allowed",
                     f"entry{i}",
-                    unless=_deleted_sql(kind, "new_row.id"),
+                    unless=_deleted_sql(kind, "new_row.id", "new_row.client_updated_at"),
                 )
                 if many
                 else insert_new_after(
                     ENTRY_MODELS[kind],
                     "allowed",
                     f"entry{i}",
-                    unless=_deleted_sql(kind, f"%(entry{i}_id)s::uuid"),
+                    unless=_deleted_sql(
+                        kind,
+                        f"%(entry{i}_id)s::uuid",
+                        f"%(entry{i}_client_updated_at)s::timestamptz",
+                    ),
                 )
             )
             + ")"
@@ -374,17 +384,21 @@ def _together_sql(shape: tuple[tuple[str, bool], ...]) -> str:
     )
 
 
-def _deleted_sql(kind: str, entry_id: str) -> str:
-    """Whether the rep deleted the entry of ``kind`` whose id is the SQL ``entry_id``: such an id
+def _deleted_sql(kind: str, entry_id: str, edited_at: str) -> str:
+    """Whether the rep deleted the entry of ``kind`` whose id is the SQL ``entry_id``, or every
+    entry of the kind after ``edited_at`` (SQL: the entry's ``client_updated_at``): such an entry
     is not inserted by the one statement, and the general path answers it."""
     if kind not in ENTRY_MODELS:
         raise ValueError(f"Unknown entry kind {kind!r}")
-    table = connection.ops.quote_name(DeletedEntry._meta.db_table)
-    # ``kind`` is one of ENTRY_MODELS' keys, ``entry_id`` SQL from this module.
+    quote = connection.ops.quote_name
+    # ``kind`` is one of ENTRY_MODELS' keys, ``entry_id`` and ``edited_at`` SQL from this module.
     return (
-        f"EXISTS (SELECT 1 FROM {table} AS deleted "  # noqa: S608
+        f"EXISTS (SELECT 1 FROM {quote(DeletedEntry._meta.db_table)} AS deleted "  # noqa: S608
         f"WHERE deleted.user_id = %(user_id)s AND deleted.kind = '{kind}' "
-        f"AND deleted.entry_id = {entry_id})"
+        f"AND deleted.entry_id = {entry_id}) "
+        f"OR EXISTS (SELECT 1 FROM {quote(DeletedKind._meta.db_table)} AS every "
+        f"WHERE every.user_id = %(user_id)s AND every.kind = '{kind}' "
+        f"AND every.deleted_at >= {edited_at})"
     )
 
 
@@ -524,12 +538,19 @@ def entries_upsert(
             transaction.set_rollback(True)
             return _completed(items, outcomes, unattempted="skipped")
 
-        deleted = _deletions(user, prepared)
+        deleted, every_deleted = _deletions(user, prepared)
         # Kinds and ids in a fixed order: row locks are always taken in the same order.
         for kind in sorted(prepared):
             if prepared[kind]:
                 _upsert_kind(
-                    user, kind, prepared[kind], outcomes, changed_days, taken, deleted[kind]
+                    user,
+                    kind,
+                    prepared[kind],
+                    outcomes,
+                    changed_days,
+                    taken,
+                    deleted[kind],
+                    every_deleted.get(kind),
                 )
         # No outcome: a taken id whose row vanished before it could be read (a 409 below).
         if all_or_nothing and any(o is None or o.result == "rejected" for o in outcomes):
@@ -563,18 +584,34 @@ def _completed(
 
 def _deletions(
     user: Any, prepared: dict[str, dict[uuid.UUID, Any]]
-) -> defaultdict[str, dict[uuid.UUID, dt.datetime]]:
-    """When the rep deleted entries of these kinds and ids, if they did: kind -> id -> time."""
+) -> tuple[defaultdict[str, dict[uuid.UUID, dt.datetime]], dict[str, dt.datetime]]:
+    """When the rep deleted entries of these kinds and ids, if they did (kind -> id -> time),
+    and when every entry of a kind, if that happened (kind -> time). One query."""
     found: defaultdict[str, dict[uuid.UUID, dt.datetime]] = defaultdict(dict)
+    every: dict[str, dt.datetime] = {}
     ids = [entry_id for by_id in prepared.values() for entry_id in by_id]
     if not ids:
-        return found
-    rows = DeletedEntry.objects.filter(user=user, entry_id__in=ids)
-    for kind, entry_id, deleted_at in rows.values_list("kind", "entry_id", "deleted_at"):
-        if entry_id in prepared.get(kind, {}):
+        return found, every
+    entries = DeletedEntry.objects.filter(user=user, entry_id__in=ids).values_list(
+        "kind", "entry_id", "deleted_at"
+    )
+    kinds = (
+        DeletedKind.objects.filter(user=user, kind__in=list(prepared))
+        .annotate(entry_id=Value(None, output_field=UUIDField()))
+        .values_list("kind", "entry_id", "deleted_at")
+    )
+    for kind, entry_id, deleted_at in entries.union(kinds, all=True):
+        if entry_id is None:
+            every[kind] = deleted_at
+        elif entry_id in prepared.get(kind, {}):
             found[kind][entry_id] = deleted_at
-    return found
+    return found, every
 
+
+_EVERY_DELETED = (
+    "Every entry of this kind was deleted when its consent was withdrawn, after this change was "
+    "made; it is not stored."
+)
 
 _SERVER_TIMED_KEPT = (
     "This entry is already stored and this change has no time of its own (occurred_at), so it "
@@ -590,12 +627,24 @@ def _upsert_kind(
     changed_days: set[dt.date],
     known_taken: set[tuple[str, uuid.UUID]],
     deleted: dict[uuid.UUID, dt.datetime],
+    every_deleted: dt.datetime | None = None,
 ) -> None:
     model = ENTRY_MODELS[kind]
+    if every_deleted is not None:
+        # Made before the rep withdrew the consent and had the kind's entries deleted: not
+        # stored, whatever its id. Without a time of its own a change cannot be placed before
+        # the deletion, so it is taken as the new entry it says it is.
+        for index, item, values in by_id.values():
+            if not item.server_timed and values["client_updated_at"] <= every_deleted:
+                outcomes[index] = UpsertOutcome(
+                    kind=kind, id=item.id, result="stale", status=200, detail=_EVERY_DELETED
+                )
     # An edit of an entry the rep deleted later than the edit was made: the deletion stands.
     # One made after the deletion creates the entry again (last write wins).
     for entry_id, deleted_at in deleted.items():
         index, item, values = by_id[entry_id]
+        if outcomes[index] is not None:
+            continue
         if item.server_timed or values["client_updated_at"] <= deleted_at:
             outcomes[index] = UpsertOutcome(
                 kind=kind,
@@ -794,8 +843,15 @@ def entries_delete_for_category(*, user: Any, category: str) -> int:
                 days.update(entries.values_list("local_date", flat=True).distinct())
                 deleted += entries.delete()[0]
                 # Which of them the rep had deleted before goes too: nothing of the category
-                # stays, and with the consent withdrawn no edit of them can be stored anyway.
+                # stays. One row says when they all went, so that after a new grant an edit
+                # made before now, still queued on a phone, does not store its entry again.
                 DeletedEntry.objects.filter(user=user, kind=model.KIND).delete()
+                DeletedKind.objects.bulk_create(
+                    [DeletedKind(user=user, kind=model.KIND, deleted_at=timezone.now())],
+                    update_conflicts=True,
+                    unique_fields=["user", "kind"],
+                    update_fields=["deleted_at"],
+                )
         if days:
             # Day features derived from the deleted entries must be recomputed without them.
             _after_change(user, days)
@@ -815,6 +871,7 @@ def entries_purge_before(*, cutoff: dt.datetime) -> int:
             for model in ENTRY_MODELS.values()
         )
         DeletedEntry.objects.filter(deleted_at__lt=cutoff).delete()
+        DeletedKind.objects.filter(deleted_at__lt=cutoff).delete()
         if purged:
             JournalState.objects.update(version=F("version") + 1)
     return purged

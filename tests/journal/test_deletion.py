@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from apps.journal.models import DeletedEntry
+from apps.journal.models import DeletedEntry, DeletedKind
 from apps.journal.services import TOGETHER_MAX_ENTRIES
 from tests.journal.helpers import NOW, VALID, assert_problem, batch, entry_url, item, put, rows
 
@@ -190,6 +190,143 @@ def test_withdrawing_a_consent_with_deletion_forgets_that_categorys_deletions(ap
 
     assert response.status_code == 200, response.content
     assert list(DeletedEntry.objects.values_list("kind", flat=True)) == ["sleep"]
+    # In their place, when every energy entry went.
+    assert list(DeletedKind.objects.values_list("kind", flat=True)) == ["energy"]
+
+
+# --- a withdrawal with deletion, then a new grant ----------------------------------------------
+
+
+def _withdrawn_with_deletion_then_granted(api, category: str = "energy") -> None:
+    withdrawn = api.post(
+        f"/api/v1/privacy/consents/{category}/withdraw", {"delete_entries": True}, format="json"
+    )
+    assert withdrawn.status_code == 200, withdrawn.content
+    granted = api.post(f"/api/v1/privacy/consents/{category}/grant")
+    assert granted.status_code in (200, 201), granted.content
+
+
+def _assert_not_stored_for_the_withdrawal(answer: dict) -> None:
+    assert answer["result"] == "stale"
+    assert "withdrawn" in answer["detail"]
+    assert "entry" not in answer
+
+
+@pytest.mark.parametrize("stored_before", [True, False], ids=["stored entry", "never synced"])
+def test_a_change_made_before_a_withdrawal_with_deletion_is_not_stored_after_a_new_grant(
+    api, consenting_user, stored_before
+):
+    """The phone's queue still holds an edit the rep made before withdrawing the consent with
+    deletion; it arrives after the rep granted the consent again."""
+    entry_id = uuid.uuid4()
+    if stored_before:
+        assert put(api, "energy", entry_id, _edit(-60)).status_code == 201
+    _withdrawn_with_deletion_then_granted(api)
+
+    response = put(api, "energy", entry_id, _edit(-30))
+
+    assert response.status_code == 200, response.content
+    _assert_not_stored_for_the_withdrawal(response.json())
+    assert not rows("energy").exists()
+
+
+def test_a_change_made_after_the_withdrawal_is_stored_after_a_new_grant(
+    api, consenting_user, clock
+):
+    _withdrawn_with_deletion_then_granted(api)
+    clock.shift(dt.timedelta(minutes=5))
+
+    response = put(api, "energy", uuid.uuid4(), _edit(5))
+
+    assert response.status_code == 201, response.content
+    assert rows("energy").count() == 1
+
+
+@pytest.mark.parametrize(
+    "new_entries", [1, TOGETHER_MAX_ENTRIES + 10], ids=["small sync", "large sync"]
+)
+def test_a_sync_after_a_new_grant_stores_only_what_the_withdrawal_did_not_precede(
+    api, consenting_user, clock, new_entries
+):
+    _withdrawn_with_deletion_then_granted(api)
+    clock.shift(dt.timedelta(minutes=5))
+    before = item("energy", uuid.uuid4(), _edit(-30))
+    after = [item("energy", uuid.uuid4(), _edit(5)) for _ in range(new_entries)]
+    # Another category, which was not withdrawn, made before the withdrawal all the same.
+    sleep = item("sleep", uuid.uuid4(), {**VALID["sleep"], "client_updated_at": _iso(NOW)})
+
+    response = batch(api, [before, *after, sleep])
+
+    assert response.status_code == 200, response.content
+    results = response.json()["results"]
+    _assert_not_stored_for_the_withdrawal(results[0])
+    assert [r["result"] for r in results[1:]] == ["created"] * (new_entries + 1)
+    assert rows("energy").count() == new_entries
+    assert not rows("energy").filter(pk=before["id"]).exists()
+    assert rows("sleep").count() == 1
+
+
+def test_a_check_in_made_before_the_withdrawal_stores_only_its_other_parts(
+    api, consenting_user, clock
+):
+    checkin = {
+        "id": str(uuid.uuid4()),
+        "level": 6,
+        "occurred_at": _iso(NOW - dt.timedelta(minutes=10)),
+        "sleep": {"quality": 4},
+    }
+    _withdrawn_with_deletion_then_granted(api)
+
+    response = api.post("/api/v1/journal/checkin", checkin, format="json")
+
+    assert response.status_code == 201, response.content
+    _assert_not_stored_for_the_withdrawal(response.json()["energy"])
+    assert response.json()["sleep"]["result"] == "created"
+    assert not rows("energy").exists()
+
+
+def test_a_check_in_without_time_after_a_new_grant_is_stored(api, consenting_user):
+    """It has no time of its own to put before the withdrawal: it is the new check-in it says."""
+    _withdrawn_with_deletion_then_granted(api)
+
+    response = api.post(
+        "/api/v1/journal/checkin", {"id": str(uuid.uuid4()), "level": 6}, format="json"
+    )
+
+    assert response.status_code == 201, response.content
+    assert rows("energy").count() == 1
+
+
+def test_another_reps_withdrawal_changes_nothing_for_me(
+    api, consenting_user, other_user, make_client, grant_all
+):
+    grant_all(other_user)
+    _withdrawn_with_deletion_then_granted(make_client(other_user))
+
+    response = put(api, "energy", uuid.uuid4(), _edit(-30))
+
+    assert response.status_code == 201, response.content
+    assert DeletedKind.objects.get().user_id == other_user.pk
+
+
+def test_a_withdrawal_with_deletion_is_exported_erased_and_purged(api, consenting_user, clock):
+    from apps.journal import privacy
+    from apps.journal.services import entries_purge_before
+
+    _withdrawn_with_deletion_then_granted(api, "sleep")
+    clock.move_to(NOW + dt.timedelta(days=2))
+    _withdrawn_with_deletion_then_granted(api, "energy")
+
+    exported = privacy.export_user(consenting_user)["deleted_kinds"]
+    entries_purge_before(cutoff=NOW + dt.timedelta(days=1))
+    kept = list(DeletedKind.objects.values_list("kind", flat=True))
+    privacy.erase_user(consenting_user)
+
+    assert [d["kind"] for d in exported] == ["sleep", "energy"]
+    assert set(exported[0]) == {"kind", "deleted_at"}
+    assert exported[0]["deleted_at"].endswith("Z")
+    assert kept == ["energy"]
+    assert not DeletedKind.objects.exists()
 
 
 # --- a deletion that waited offline is timed by the phone -------------------------------------

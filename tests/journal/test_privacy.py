@@ -9,7 +9,7 @@ import pytest
 
 from apps.core.errors import ApplicationError
 from apps.journal import privacy
-from apps.journal.models import ENTRY_MODELS, DeletedEntry, JournalState
+from apps.journal.models import ENTRY_MODELS, DeletedEntry, DeletedKind, JournalState
 from apps.journal.services import entries_purge_before
 from apps.privacy.registry import handlers
 from apps.privacy.services import consent_grant
@@ -40,7 +40,12 @@ def test_journal_is_registered_for_every_entry_model():
     journal = [h for h in handlers() if h.app_label == "journal"]
 
     assert len(journal) == 1
-    assert set(journal[0].models) == {*ENTRY_MODELS.values(), JournalState, DeletedEntry}
+    assert set(journal[0].models) == {
+        *ENTRY_MODELS.values(),
+        JournalState,
+        DeletedEntry,
+        DeletedKind,
+    }
 
 
 def test_export_contains_every_entry_with_plain_values(
@@ -52,8 +57,9 @@ def test_export_contains_every_entry_with_plain_values(
 
     exported = privacy.export_user(consenting_user)
 
-    assert set(exported) == {*KINDS, "state", "deleted"}
+    assert set(exported) == {*KINDS, "state", "deleted", "deleted_kinds"}
     assert exported["deleted"] == []
+    assert exported["deleted_kinds"] == []
     assert exported["state"] == {"version": len(KINDS)}  # one write transaction per entry
     for kind in KINDS:
         assert [e["id"] for e in exported[kind]] == [ids[kind]], kind
@@ -90,6 +96,7 @@ def test_erase_deletes_only_that_users_entries(
     assert privacy.export_user(consenting_user) == {
         "state": {"version": 0},
         "deleted": [],
+        "deleted_kinds": [],
         **{kind: [] for kind in KINDS},
     }
 
