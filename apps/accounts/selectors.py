@@ -58,3 +58,8 @@ def request_user(request: Any) -> User:
     if type(user) is SimpleLazyObject:
         user = user._wrapped
     return user
+
+
+def user_exists(*, pk: Any) -> bool:
+    """Read afresh: whether the account is still there (not erased since a request began)."""
+    return User.objects.filter(pk=pk).exists()

@@ -48,6 +48,12 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         )
         if exc.retry_after is not None:
             headers["Retry-After"] = str(exc.retry_after)
+        view = context.get("view")
+        if exc.status_code == 401 and view is not None:
+            # As DRF answers its own 401: a challenge a client can sign in with.
+            challenge = view.get_authenticate_header(context["request"])
+            if challenge:
+                headers["WWW-Authenticate"] = challenge
         return Response(
             body, status=exc.status_code, headers=headers, content_type="application/problem+json"
         )

@@ -22,6 +22,7 @@ from django.db import connection, transaction
 from django.db.models import F, UUIDField, Value
 from django.utils import timezone
 
+from apps.accounts.selectors import user_exists
 from apps.core.cache import delete_prefixed, hold
 from apps.core.errors import ApplicationError
 from apps.core.sql import (
@@ -160,7 +161,16 @@ def _lock_journal(user: Any, window: WriteWindow | None = None, *, counted: bool
             _journal_bump_sql("VALUES (%(user_id)s, 1, %(window)s, %(writes)s)"),
             {"user_id": pk_param(user), "window": current.number, "writes": 0 if counted else 1},
         )
-        writes = cursor.fetchone()[0]
+        writes, version = cursor.fetchone()
+    # Version 1: the row was inserted, either on the rep's first write or because an erasure
+    # of the account deleted it while this request waited. The user row is then read afresh;
+    # without it the write would fail at commit (the row's foreign key), a 500.
+    if version == 1 and not user_exists(pk=user.pk):
+        raise ApplicationError(
+            "Your account no longer exists: it was deleted. Nothing was saved.",
+            status_code=401,
+            code="not-authenticated",
+        )
     if window is not None and window.limit is not None and writes > window.limit:
         raise window.refused()
 

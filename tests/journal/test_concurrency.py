@@ -329,3 +329,34 @@ def test_an_older_edit_sent_while_its_entry_is_being_deleted_stays_deleted(
     if how == "batch":
         assert response.json()["results"][1]["result"] == "created"
         assert rows("energy").filter(pk=new_id).exists()
+
+
+@pytest.mark.parametrize("how", ["PUT", "batch", "check-in"])
+def test_a_write_that_waited_for_the_accounts_erasure_is_refused_not_a_500(
+    api, consenting_user, how
+):
+    """The phone's queue flushes while the rep erases the account on another device: the write
+    was signed in when it began, then waited for the erasure. It is answered as signed out
+    (401) and stores nothing; before, the write's journal row, whose user was gone, failed at
+    commit (a 500)."""
+    from apps.journal.models import JournalState
+    from apps.privacy.services import user_erase
+
+    assert api.get("/api/v1/journal/days").status_code == 200  # warm-up, as above
+
+    with _while_another_transaction_holds(lambda: user_erase(user=consenting_user)):
+        if how == "PUT":
+            response = put(api, "energy", uuid.uuid4(), VALID["energy"])
+        elif how == "batch":
+            response = batch(api, [item("energy", uuid.uuid4()), item("sleep", uuid.uuid4())])
+        else:
+            response = api.post(
+                "/api/v1/journal/checkin", {"id": str(uuid.uuid4()), "level": 5}, format="json"
+            )
+
+    assert response.status_code == 401, response.content
+    assert response["Content-Type"] == "application/problem+json"
+    assert response["WWW-Authenticate"]  # as for any signed-out request
+    assert response.json()["type"].endswith("/not-authenticated")
+    assert total_rows() == 0
+    assert not JournalState.objects.exists()
