@@ -83,3 +83,13 @@ def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
         messages = detail if isinstance(detail, list) else [detail]
         out[prefix or "non_field_errors"] = [str(message) for message in messages]
     return out
+
+
+def account_erased_error() -> ApplicationError:
+    """For a request that began signed in and whose account was erased while it ran: the
+    client signs out, as for any 401."""
+    return ApplicationError(
+        "Your account no longer exists: it was deleted. Nothing was saved.",
+        status_code=401,
+        code="not-authenticated",
+    )

@@ -7,11 +7,14 @@ here, so a view never builds an error response by hand.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ObjectDoesNotExist, RequestDataTooBig
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DatabaseError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -23,7 +26,9 @@ from apps.core.availability import (
     problem_body,
     unavailable_database_error,
 )
-from apps.core.errors import ApplicationError, flatten_errors, problem
+from apps.core.errors import ApplicationError, account_erased_error, flatten_errors, problem
+
+logger = logging.getLogger(__name__)
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -43,19 +48,21 @@ def _summary(errors: dict[str, list[str]]) -> str:
 def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     headers: dict[str, str] = {}
     if isinstance(exc, ApplicationError):
-        body = problem(
-            exc.status_code, exc.message, code=exc.code, errors=exc.errors, extra=exc.extra
-        )
+        status_code = exc.status_code
         if exc.retry_after is not None:
             headers["Retry-After"] = str(exc.retry_after)
-        view = context.get("view")
-        if exc.status_code == 401 and view is not None:
-            # As DRF answers its own 401: a challenge a client can sign in with.
-            challenge = view.get_authenticate_header(context["request"])
+        if status_code == 401:
+            # As DRF answers its own: a 401 with the view's challenge, or without one (a
+            # session-only view) a 403, since a 401 must name a way to sign in.
+            view = context.get("view")
+            challenge = view.get_authenticate_header(context["request"]) if view else None
             if challenge:
                 headers["WWW-Authenticate"] = challenge
+            else:
+                status_code = 403
+        body = problem(status_code, exc.message, code=exc.code, errors=exc.errors, extra=exc.extra)
         return Response(
-            body, status=exc.status_code, headers=headers, content_type="application/problem+json"
+            body, status=status_code, headers=headers, content_type="application/problem+json"
         )
     if isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
@@ -68,6 +75,8 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
 
     response = exception_handler(exc, context)
     if response is None:
+        if _account_erased(exc, context):
+            return problem_exception_handler(account_erased_error(), context)
         # What DRF leaves unhandled would be a 500; an unreachable database is a 503 instead.
         return _database_unavailable(exc, context)
     if not isinstance(exc, exceptions.APIException):
@@ -103,3 +112,24 @@ def _database_unavailable(exc: Exception, context: dict[str, Any]) -> Response |
         headers={"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"},
         content_type="application/problem+json",
     )
+
+
+def _account_erased(exc: Exception, context: dict[str, Any]) -> bool:
+    """Whether a database error is that of a request whose account was erased while it ran.
+
+    Such a write waited for the erasure's locks and then failed on its user's foreign key, or
+    found no row to update. It is answered as signed out (401), not as a 500."""
+    if not isinstance(exc, DatabaseError) or unavailable_database_error(exc) is not None:
+        return False
+    request = context.get("request")
+    try:
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return False
+        gone = not get_user_model().objects.filter(pk=user.pk).exists()
+    except (DatabaseError, exceptions.APIException):
+        return False
+    if gone:
+        path = request.path if request is not None else "?"
+        logger.info("account erased while a request ran (%s) at %s: 401", type(exc).__name__, path)
+    return gone

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from apps.accounts.selectors import user_exists
 from apps.core.cache import delete_prefixed, hold
-from apps.core.errors import ApplicationError
+from apps.core.errors import ApplicationError, account_erased_error
 from apps.core.sql import (
     array_literal,
     insert_many_after,
@@ -166,11 +166,7 @@ def _lock_journal(user: Any, window: WriteWindow | None = None, *, counted: bool
     # of the account deleted it while this request waited. The user row is then read afresh;
     # without it the write would fail at commit (the row's foreign key), a 500.
     if version == 1 and not user_exists(pk=user.pk):
-        raise ApplicationError(
-            "Your account no longer exists: it was deleted. Nothing was saved.",
-            status_code=401,
-            code="not-authenticated",
-        )
+        raise account_erased_error()
     if window is not None and window.limit is not None and writes > window.limit:
         raise window.refused()
 

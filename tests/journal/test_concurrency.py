@@ -6,18 +6,17 @@ from __future__ import annotations
 import datetime as dt
 import random
 import threading
-import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connection, transaction
+from django.db import connection
 from rest_framework.test import APIClient
 
 from apps.journal.services import EntryInput, entries_upsert
 from tests.journal.helpers import KINDS, VALID, batch, item, put, rows, total_rows
+from tests.races import while_another_transaction_holds
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -145,53 +144,6 @@ def test_two_users_racing_for_one_id(consenting_user, other_user, make_client, g
         assert response.status_code == (201 if client_user.pk == owner else 404)
 
 
-BLOCKED_BY_ME = (
-    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE NOT granted"
-    " AND pg_backend_pid() = ANY(pg_blocking_pids(pid)))"
-)
-
-
-@contextmanager
-def _while_another_transaction_holds(
-    hold: Callable[[], Any], finish: Callable[[], Any] = lambda: None
-) -> Iterator[None]:
-    """``hold`` runs in another thread's transaction, which then stays open while the body runs,
-    until the body's request waits on it (at most 15 s), then runs ``finish`` and commits.
-
-    It waits for the wait itself, not a fixed time: a request slower than that (a loaded
-    machine) would otherwise find the transaction already committed, and the race not run."""
-    ready = threading.Event()
-    failures: list[BaseException] = []
-
-    def other() -> None:
-        try:
-            with transaction.atomic():
-                hold()
-                ready.set()
-                deadline = time.monotonic() + 15
-                with connection.cursor() as cursor:
-                    while time.monotonic() < deadline:
-                        cursor.execute(BLOCKED_BY_ME)
-                        if cursor.fetchone()[0]:
-                            break
-                        time.sleep(0.01)
-                finish()
-        except BaseException as exc:  # surfaced in the main thread below
-            failures.append(exc)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=other)
-    thread.start()
-    assert ready.wait(timeout=10)
-    try:
-        yield
-    finally:
-        thread.join(timeout=30)
-    assert not thread.is_alive(), "the other transaction never finished"
-    assert not failures, failures
-
-
 def test_an_id_taken_by_another_user_mid_write_is_a_404_not_a_500(
     api, consenting_user, other_user, grant_all
 ):
@@ -207,7 +159,7 @@ def test_an_id_taken_by_another_user_mid_write_is_a_404_not_a_500(
     # request whatever its speed; this keeps the wait short).
     assert api.get("/api/v1/journal/days").status_code == 200
 
-    with _while_another_transaction_holds(
+    with while_another_transaction_holds(
         lambda: entries_upsert(user=other_user, items=[other_users_insert])
     ):
         response = put(api, "energy", entry_id, VALID["energy"])
@@ -232,7 +184,7 @@ def test_an_id_deleted_by_its_owner_mid_write_rolls_the_whole_check_in_back(
     owners_row = rows("sleep").filter(pk=sleep_id)
     assert api.get("/api/v1/journal/days").status_code == 200  # warm-up, as above
 
-    with _while_another_transaction_holds(
+    with while_another_transaction_holds(
         lambda: owners_row.select_for_update().get(), finish=owners_row.delete
     ):
         response = api.post(
@@ -254,7 +206,7 @@ def test_a_withdrawal_committed_while_a_write_waits_is_honoured(api, consenting_
 
     assert api.get("/api/v1/journal/days").status_code == 200  # warm-up, as above
 
-    with _while_another_transaction_holds(
+    with while_another_transaction_holds(
         lambda: consent_withdraw(user=consenting_user, category="energy", delete_entries=True)
     ):
         response = put(api, "energy", uuid.uuid4(), VALID["energy"])
@@ -275,7 +227,7 @@ def test_a_withdrawal_waits_for_a_write_in_progress_and_deletes_its_entry(api, c
     )
     assert api.get("/api/v1/journal/days").status_code == 200  # warm-up, as above
 
-    with _while_another_transaction_holds(
+    with while_another_transaction_holds(
         lambda: entries_upsert(user=consenting_user, items=[entry])
     ):
         response = api.post(
@@ -308,7 +260,7 @@ def test_an_older_edit_sent_while_its_entry_is_being_deleted_stays_deleted(
     }
     new_id = uuid.uuid4()
 
-    with _while_another_transaction_holds(
+    with while_another_transaction_holds(
         lambda: entry_delete(
             user=consenting_user,
             kind="energy",
@@ -344,7 +296,7 @@ def test_a_write_that_waited_for_the_accounts_erasure_is_refused_not_a_500(
 
     assert api.get("/api/v1/journal/days").status_code == 200  # warm-up, as above
 
-    with _while_another_transaction_holds(lambda: user_erase(user=consenting_user)):
+    with while_another_transaction_holds(lambda: user_erase(user=consenting_user)):
         if how == "PUT":
             response = put(api, "energy", uuid.uuid4(), VALID["energy"])
         elif how == "batch":
