@@ -51,9 +51,9 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         status_code = exc.status_code
         if exc.retry_after is not None:
             headers["Retry-After"] = str(exc.retry_after)
-        if status_code == 401:
-            # As DRF answers its own: a 401 with the view's challenge, or without one (a
-            # session-only view) a 403, since a 401 must name a way to sign in.
+        if status_code == 401 and exc.code == "not-authenticated":
+            # Signed out, answered as DRF answers it: a 401 with the view's challenge, or
+            # without one (a session-only view) a 403. (The webhook's 401 is its own.)
             view = context.get("view")
             challenge = view.get_authenticate_header(context["request"]) if view else None
             if challenge:
@@ -123,7 +123,9 @@ def _account_erased(exc: Exception, context: dict[str, Any]) -> bool:
         return False
     request = context.get("request")
     try:
-        user = getattr(request, "user", None)
+        # The user authentication already set, if it ran: ``request.user`` would run it again
+        # (an API token's sign-in writes) while handling a database error.
+        user = getattr(request, "_user", None)
         if user is None or not user.is_authenticated:
             return False
         gone = not get_user_model().objects.filter(pk=user.pk).exists()

@@ -163,8 +163,8 @@ class EntryDetailApi(APIView):
             "holds for a deletion: an edit made before the entry was deleted is 'stale' (no "
             "entry returned) and it stays deleted; one made after it creates it again. After "
             "a consent was withdrawn with deletion of its entries, an entry of that category "
-            "made before the withdrawal (by client_updated_at) is 'stale' and not stored, "
-            "even once the consent is granted again."
+            "made before the withdrawal (by client_updated_at) is 'stale' (no entry returned) "
+            "and not stored, even once the consent is granted again."
         ),
     )
     def put(self, request: Request, kind: str, entry_id: uuid.UUID) -> Response:

@@ -671,8 +671,9 @@ def _upsert_kind(
             **by_id[entry_id][2],
         )
         for entry_id in ids
-        # The one statement did not insert a deleted id: it was not taken.
-        if (kind, entry_id) not in known_taken or entry_id in deleted
+        # The one statement did not insert a deleted id, nor (by its time alone) an entry of a
+        # kind deleted with a withdrawal: such an id was not necessarily taken.
+        if (kind, entry_id) not in known_taken or entry_id in deleted or every_deleted is not None
     ]
     created = insert_new(model, candidates)
     for entry in candidates:

@@ -10,6 +10,7 @@ import datetime as dt
 import uuid
 
 import pytest
+import time_machine
 
 from apps.journal.models import DeletedEntry, DeletedKind
 from apps.journal.services import TOGETHER_MAX_ENTRIES
@@ -286,12 +287,15 @@ def test_a_check_in_made_before_the_withdrawal_stores_only_its_other_parts(
 
 
 def test_a_check_in_without_time_after_a_new_grant_is_stored(api, consenting_user):
-    """It has no time of its own to put before the withdrawal: it is the new check-in it says."""
-    _withdrawn_with_deletion_then_granted(api)
+    """It has no time of its own to put before the withdrawal: it is the new check-in it says.
+    The clock stands still, so the server times it at the withdrawal's very instant, which an
+    edit so timed would not be stored at."""
+    with time_machine.travel(NOW, tick=False):
+        _withdrawn_with_deletion_then_granted(api)
 
-    response = api.post(
-        "/api/v1/journal/checkin", {"id": str(uuid.uuid4()), "level": 6}, format="json"
-    )
+        response = api.post(
+            "/api/v1/journal/checkin", {"id": str(uuid.uuid4()), "level": 6}, format="json"
+        )
 
     assert response.status_code == 201, response.content
     assert rows("energy").count() == 1
