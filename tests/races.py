@@ -21,11 +21,13 @@ def while_another_transaction_holds(
     hold: Callable[[], Any], finish: Callable[[], Any] = lambda: None
 ) -> Iterator[None]:
     """``hold`` runs in another thread's transaction, which then stays open while the body runs,
-    until the body's request waits on it (at most 15 s), then runs ``finish`` and commits.
+    until the body waits on it (at most 15 s) or has finished without waiting, then runs
+    ``finish`` and commits. Needs PostgreSQL and a test database that commits
+    (``django_db(transaction=True)``).
 
     It waits for the wait itself, not a fixed time: a request slower than that (a loaded
     machine) would otherwise find the transaction already committed, and the race not run."""
-    ready = threading.Event()
+    ready, done = threading.Event(), threading.Event()
     failures: list[BaseException] = []
 
     def other() -> None:
@@ -35,7 +37,7 @@ def while_another_transaction_holds(
                 ready.set()
                 deadline = time.monotonic() + 15
                 with connection.cursor() as cursor:
-                    while time.monotonic() < deadline:
+                    while not done.is_set() and time.monotonic() < deadline:
                         cursor.execute(BLOCKED_BY_ME)
                         if cursor.fetchone()[0]:
                             break
@@ -48,10 +50,11 @@ def while_another_transaction_holds(
 
     thread = threading.Thread(target=other)
     thread.start()
-    assert ready.wait(timeout=10)
+    assert ready.wait(timeout=20), failures
     try:
         yield
     finally:
+        done.set()
         thread.join(timeout=30)
     assert not thread.is_alive(), "the other transaction never finished"
     assert not failures, failures
