@@ -164,7 +164,10 @@ class EntryDetailApi(APIView):
             "entry returned) and it stays deleted; one made after it creates it again. After "
             "a consent was withdrawn with deletion of its entries, an entry of that category "
             "made before the withdrawal (by client_updated_at) is 'stale' (no entry returned) "
-            "and not stored, even once the consent is granted again."
+            "and not stored, even once the consent is granted again. A change whose "
+            "client_updated_at is older than the retention period (RETENTION_MONTHS) creates no "
+            "entry ('stale', no entry returned): a deletion that overruled it may have been "
+            "purged since."
         ),
     )
     def put(self, request: Request, kind: str, entry_id: uuid.UUID) -> Response:

@@ -45,7 +45,7 @@ from apps.journal.models import (
     JournalState,
 )
 from apps.journal.selectors import day_view_cache_prefix, day_view_hold_key
-from apps.privacy.selectors import consent_held_sql, consented_categories
+from apps.privacy.selectors import consent_held_sql, consented_categories, retention_cutoff
 
 logger = logging.getLogger(__name__)
 
@@ -258,6 +258,8 @@ def _insert_together(
     try:
         values = [_prepare(user=user, item=item, now=now) for item in items]
     except ApplicationError:
+        return None, set(), False
+    if _any_expired(items, values, now):
         return None, set(), False
     stamp = timezone.now()
     # The rows as their values, not model instances: the answer is built from the same dicts.
@@ -557,6 +559,7 @@ def entries_upsert(
                     taken,
                     deleted[kind],
                     every_deleted.get(kind),
+                    expired_before=retention_cutoff(now),
                 )
         # No outcome: a taken id whose row vanished before it could be read (a 409 below).
         if all_or_nothing and any(o is None or o.result == "rejected" for o in outcomes):
@@ -614,6 +617,23 @@ def _deletions(
     return found, every
 
 
+def _expired(item: EntryInput, values: dict[str, Any], before: dt.datetime) -> bool:
+    """A change made before the retention period: a deletion that overruled it may have been
+    purged since, so it cannot be told apart from a change the rep undid. It creates no entry
+    (a stored entry is still compared with it)."""
+    return not item.server_timed and values["client_updated_at"] < before
+
+
+def _any_expired(items: list[EntryInput], values: list[dict[str, Any]], now: dt.datetime) -> bool:
+    before = retention_cutoff(now)
+    return any(_expired(item, v, before) for item, v in zip(items, values, strict=True))
+
+
+_EXPIRED = (
+    "This change was made longer ago than the journal keeps entries and their deletions "
+    "(the retention period); it is not stored."
+)
+
 _EVERY_DELETED = (
     "Every entry of this kind was deleted when its consent was withdrawn, after this change was "
     "made; it is not stored."
@@ -634,6 +654,8 @@ def _upsert_kind(
     known_taken: set[tuple[str, uuid.UUID]],
     deleted: dict[uuid.UUID, dt.datetime],
     every_deleted: dt.datetime | None = None,
+    *,
+    expired_before: dt.datetime,
 ) -> None:
     model = ENTRY_MODELS[kind]
     if every_deleted is not None:
@@ -674,6 +696,9 @@ def _upsert_kind(
         # The one statement did not insert a deleted id, nor (by its time alone) an entry of a
         # kind deleted with a withdrawal: such an id was not necessarily taken.
         if (kind, entry_id) not in known_taken or entry_id in deleted or every_deleted is not None
+        # Older than any deletion kept: a purged one could have overruled it. Not created; a
+        # stored entry is still compared with it below (last write wins).
+        if not _expired(by_id[entry_id][1], by_id[entry_id][2], expired_before)
     ]
     created = insert_new(model, candidates)
     for entry in candidates:
@@ -755,6 +780,12 @@ def _upsert_kind(
         model.objects.bulk_update(to_update, fields)
     if advanced:
         model.objects.bulk_update(advanced, ["client_updated_at"])
+    for entry_id in taken:
+        index, item, values = by_id[entry_id]
+        if entry_id not in existing and _expired(item, values, expired_before):
+            outcomes[index] = UpsertOutcome(
+                kind=kind, id=entry_id, result="stale", status=200, detail=_EXPIRED
+            )
 
 
 def entry_upsert(

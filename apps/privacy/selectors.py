@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import QuerySet
 
@@ -13,6 +15,11 @@ from apps.privacy.models import (
     DataExport,
     PrivacyPreference,
 )
+
+
+def retention_cutoff(now: dt.datetime) -> dt.datetime:
+    """Raw entries, and the records of their deletions, from before this are not kept."""
+    return now - dt.timedelta(days=round(settings.RETENTION_MONTHS * 30.44))
 
 
 def consented_categories(*, user: Any) -> set[str]:

@@ -276,14 +276,14 @@ def retention_purge(*, now: Any = None) -> dict[str, int]:
     """Delete raw entries older than the retention period; aggregates too unless allowed."""
     import datetime as dt
 
-    from django.conf import settings
     from django.utils import timezone
 
     from apps.insights.services import day_features_purge_before
     from apps.journal.services import entries_purge_before
+    from apps.privacy.selectors import retention_cutoff
 
     now = now or timezone.now()
-    cutoff = now - dt.timedelta(days=round(settings.RETENTION_MONTHS * 30.44))
+    cutoff = retention_cutoff(now)
     keep_aggregates = set(
         PrivacyPreference.objects.filter(keep_aggregates=True).values_list("user_id", flat=True)
     )

@@ -432,3 +432,84 @@ def test_a_bad_deletion_time_is_a_400_that_deletes_nothing(api, consenting_user,
     assert field in body["errors"], body
     assert rows("energy").filter(pk=entry_id).exists()
     assert not DeletedEntry.objects.exists()
+
+
+# --- changes older than the retention period ---------------------------------------------------
+
+# Past the 18 months (RETENTION_MONTHS) for which entries and their deletions are kept.
+AFTER_RETENTION = NOW + dt.timedelta(days=600)
+
+
+def _after_retention(api, clock, user) -> None:
+    clock.move_to(AFTER_RETENTION)
+    api.force_login(user)  # the session of 600 days ago has expired: the rep signs in again
+
+
+def _assert_too_old(answer: dict) -> None:
+    assert answer["result"] == "stale"
+    assert "retention period" in answer["detail"]
+    assert "entry" not in answer
+
+
+@pytest.mark.parametrize("deleted_before", [True, False], ids=["deleted entry", "never synced"])
+def test_a_change_older_than_the_retention_period_creates_no_entry(
+    api, consenting_user, clock, deleted_before
+):
+    """A phone offline for longer than the retention period syncs an edit from its queue. Its
+    entry may have been deleted since, and the deletion's record purged with the old entries:
+    the edit cannot be told apart from one the rep undid, so it creates nothing."""
+    from apps.privacy.services import retention_purge
+
+    entry_id = _created_then_deleted(api) if deleted_before else uuid.uuid4()
+    _after_retention(api, clock, consenting_user)
+    retention_purge()
+    assert not DeletedEntry.objects.exists()
+
+    response = put(api, "energy", entry_id, _edit(-30))
+
+    assert response.status_code == 200, response.content
+    _assert_too_old(response.json())
+    assert not rows("energy").exists()
+
+
+def test_an_old_change_of_a_stored_entry_is_still_compared_with_it(api, consenting_user, clock):
+    """A stored entry shows no deletion overruled the change: last write wins, as always."""
+    entry_id = uuid.uuid4()
+    stored = {**VALID["energy"], "client_updated_at": _iso(NOW - dt.timedelta(hours=1))}
+    assert put(api, "energy", entry_id, stored).status_code == 201
+    _after_retention(api, clock, consenting_user)
+
+    older = put(api, "energy", entry_id, {**_edit(-90), "level": 2})
+    newer = put(api, "energy", entry_id, _edit(-30))
+
+    assert (older.json()["result"], older.json()["entry"]["level"]) == ("stale", 4)
+    assert (newer.json()["result"], newer.json()["entry"]["level"]) == ("updated", 8)
+    assert rows("energy").get().level == 8
+
+
+@pytest.mark.parametrize(
+    "new_entries", [1, TOGETHER_MAX_ENTRIES + 10], ids=["small sync", "large sync"]
+)
+def test_a_sync_stores_its_recent_entries_beside_one_older_than_the_retention_period(
+    api, consenting_user, clock, new_entries
+):
+    _after_retention(api, clock, consenting_user)
+    too_old = item("energy", uuid.uuid4(), _edit(-30))
+    start = AFTER_RETENTION - dt.timedelta(days=2)
+    recent = [
+        item(
+            "energy",
+            uuid.uuid4(),
+            {"occurred_at": _iso(start + dt.timedelta(minutes=i)), "level": 5},
+        )
+        for i in range(new_entries)
+    ]
+
+    response = batch(api, [too_old, *recent])
+
+    assert response.status_code == 200, response.content
+    results = response.json()["results"]
+    _assert_too_old(results[0])
+    assert [r["result"] for r in results[1:]] == ["created"] * new_entries
+    assert rows("energy").count() == new_entries
+    assert not rows("energy").filter(pk=too_old["id"]).exists()
