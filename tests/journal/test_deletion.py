@@ -207,10 +207,15 @@ def _withdrawn_with_deletion_then_granted(api, category: str = "energy") -> None
     assert granted.status_code in (200, 201), granted.content
 
 
-def _assert_not_stored_for_the_withdrawal(answer: dict) -> None:
+def _assert_not_stored(answer: dict, because: str) -> None:
+    """Answered stale without an entry, the detail saying ``because``."""
     assert answer["result"] == "stale"
-    assert "withdrawn" in answer["detail"]
+    assert because in answer["detail"]
     assert "entry" not in answer
+
+
+def _assert_not_stored_for_the_withdrawal(answer: dict) -> None:
+    _assert_not_stored(answer, "withdrawn")
 
 
 @pytest.mark.parametrize("stored_before", [True, False], ids=["stored entry", "never synced"])
@@ -446,9 +451,7 @@ def _after_retention(api, clock, user) -> None:
 
 
 def _assert_too_old(answer: dict) -> None:
-    assert answer["result"] == "stale"
-    assert "retention period" in answer["detail"]
-    assert "entry" not in answer
+    _assert_not_stored(answer, "retention period")
 
 
 @pytest.mark.parametrize("deleted_before", [True, False], ids=["deleted entry", "never synced"])
