@@ -31,6 +31,18 @@ def _created_then_deleted(api) -> uuid.UUID:
     return entry_id
 
 
+def _energy_items(count: int, start: dt.datetime) -> list[dict]:
+    """New energy entries for a sync, a minute apart from ``start``."""
+    return [
+        item(
+            "energy",
+            uuid.uuid4(),
+            {"occurred_at": _iso(start + dt.timedelta(minutes=i)), "level": 5},
+        )
+        for i in range(count)
+    ]
+
+
 def _edit(minutes_from_now: int) -> dict:
     edited_at = NOW + dt.timedelta(minutes=minutes_from_now)
     return {**VALID["energy"], "level": 8, "client_updated_at": _iso(edited_at)}
@@ -81,15 +93,7 @@ def test_a_sync_answers_the_deleted_entry_stale_and_stores_the_rest(
     api, consenting_user, new_entries
 ):
     entry_id = _created_then_deleted(api)
-    start = NOW - dt.timedelta(days=2)
-    others = [
-        item(
-            "energy",
-            uuid.uuid4(),
-            {"occurred_at": _iso(start + dt.timedelta(minutes=i)), "level": 5},
-        )
-        for i in range(new_entries)
-    ]
+    others = _energy_items(new_entries, NOW - dt.timedelta(days=2))
 
     response = batch(api, [item("energy", entry_id, _edit(-30)), *others])
 
@@ -498,15 +502,7 @@ def test_a_sync_stores_its_recent_entries_beside_one_older_than_the_retention_pe
 ):
     _after_retention(api, clock, consenting_user)
     too_old = item("energy", uuid.uuid4(), _edit(-30))
-    start = AFTER_RETENTION - dt.timedelta(days=2)
-    recent = [
-        item(
-            "energy",
-            uuid.uuid4(),
-            {"occurred_at": _iso(start + dt.timedelta(minutes=i)), "level": 5},
-        )
-        for i in range(new_entries)
-    ]
+    recent = _energy_items(new_entries, AFTER_RETENTION - dt.timedelta(days=2))
 
     response = batch(api, [too_old, *recent])
 
