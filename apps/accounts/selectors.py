@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import CharField, QuerySet, Value
 from django.utils.functional import SimpleLazyObject
 
 from apps.accounts.models import ApiToken, Invitation, Membership, Role, Team, User
@@ -41,7 +41,18 @@ def invitation_list(*, team: Team) -> QuerySet[Invitation]:
 
 
 def user_roles(*, user: User) -> list[str]:
-    return sorted(set(Membership.objects.filter(user=user).values_list("role", flat=True)))
+    """The user's roles in teams, and "coach" while a rep shares with them. That role is the
+    share's own, not a membership of the rep's team: the employer never sees who coaches whom."""
+    from apps.coaching.selectors import live_shares_to
+
+    in_teams = Membership.objects.filter(user=user).values_list("role", flat=True)
+    sharing = (
+        live_shares_to(coach=user)
+        .annotate(role=Value(Role.COACH.value, output_field=CharField()))
+        .values_list("role", flat=True)
+    )
+    # One query: the /me answer's count stays what it was.
+    return sorted(set(in_teams.union(sharing)))
 
 
 def user_is_org_admin(*, user: User) -> bool:

@@ -71,6 +71,16 @@ def active_grant_exists(*, rep: Any, coach_email: str, now: dt.datetime) -> bool
 # --- the coach's side -------------------------------------------------------------------------
 
 
+def live_shares_to(*, coach: Any, now: dt.datetime | None = None) -> QuerySet[ShareGrant]:
+    """The shares this user coaches through now: accepted, not revoked, not expired."""
+    return ShareGrant.objects.filter(
+        coach=coach,
+        accepted_at__isnull=False,
+        revoked_at__isnull=True,
+        expires_at__gt=now or timezone.now(),
+    )
+
+
 def coach_summary_list(*, coach: Any, now: dt.datetime | None = None) -> QuerySet[Summary]:
     """Approved summaries of live grants to this coach, nothing else (DESIGN.md §2.3)."""
     return Summary.objects.filter(

@@ -203,20 +203,6 @@ def _send_invitation(grant: ShareGrant, rep: User, raw: str) -> None:
     )
 
 
-def _ensure_coach_role(*, coach: User, rep: User) -> None:
-    """The coach role, in the rep's team, for a coach who has it nowhere yet."""
-    if Membership.objects.filter(user=coach, role=Role.COACH).exists():
-        return
-    team_id = (
-        Membership.objects.filter(user=rep)
-        .order_by("created_at")
-        .values_list("team_id", flat=True)
-        .first()
-    )
-    if team_id is not None:
-        Membership.objects.get_or_create(team_id=team_id, user=coach, role=Role.COACH)
-
-
 def grant_accept(
     *,
     token: str,
@@ -283,8 +269,9 @@ def grant_accept(
             )
         grant.coach = user
         grant.accepted_at = now
+        # No membership of the rep's team: the employer would see who coaches whom, and the
+        # coach the rep's team. The coach role comes from the share (accounts.user_roles).
         grant.save(update_fields=["coach", "accepted_at", "updated_at"])
-        _ensure_coach_role(coach=user, rep=grant.rep)
     return grant, user
 
 

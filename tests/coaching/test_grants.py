@@ -214,12 +214,14 @@ def test_new_coach_creates_an_account_and_gets_the_coach_role(
     assert response.status_code == 200, response.content
     assert response.json()["rep_email"] == user.email
     assert response.json()["scopes"] == ["energy_trend"]
-    membership = Membership.objects.get(user__email="newcoach@example.com")
-    assert (membership.team, membership.role) == (team, Role.COACH)
+    # The role is the share's: the coach joins no team of the rep's employer.
+    assert not Membership.objects.filter(user__email="newcoach@example.com").exists()
+    assert team.memberships.count() == 1
     # Signed in straight away, and the rep now sees who accepted.
     me = anonymous.get("/api/v1/auth/me").json()
     assert me["email"] == "newcoach@example.com"
-    assert "coach" in me["roles"]
+    assert me["roles"] == ["coach"]
+    assert anonymous.get("/api/v1/teams").json() == []
     grant = make_client(user).get(GRANTS).json()[0]
     assert (grant["status"], grant["coach_name"]) == ("active", "Coach Carla")
 
@@ -298,3 +300,32 @@ def test_every_scope_at_once(api, user):
     )
     assert response.status_code == 201, response.content
     assert response.json()["scopes"] == ALL_SCOPES
+
+
+def test_the_employer_never_sees_who_coaches_a_rep_and_the_role_ends_with_the_share(
+    user, make_client, django_capture_on_commit_callbacks
+):
+    """Accepting a share made the coach a member of the rep's team (shown to the org admin,
+    in the Django admin's team page, and to the coach as a team) and withdrawing left it."""
+    team = TeamFactory()
+    MembershipFactory(team=team, user=user, role=Role.REP)
+    admin = UserFactory(is_staff=True, is_superuser=True)
+    MembershipFactory(team=team, user=admin, role=Role.ORG_ADMIN)
+    coach = UserFactory(email="therapist@clinic.example")
+    grant = share(user, coach)
+    coach_api = make_client(coach)
+    assert coach_api.get("/api/v1/auth/me").json()["roles"] == ["coach"]
+
+    team_page = make_client(admin).get(f"/admin/accounts/team/{team.pk}/change/")
+    assert team_page.status_code == 200
+    assert coach.email not in team_page.content.decode()
+    assert coach_api.get("/api/v1/teams").json() == []
+
+    revoked = make_client(user).post(f"{GRANTS}/{grant.pk}/revoke")
+
+    assert revoked.status_code == 200, revoked.content
+    assert coach_api.get("/api/v1/auth/me").json()["roles"] == []
+    assert list(team.memberships.values_list("role", flat=True).order_by("role")) == [
+        Role.ORG_ADMIN,
+        Role.REP,
+    ]
