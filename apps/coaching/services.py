@@ -185,7 +185,7 @@ def grant_create(
 
 
 def _send_invitation(grant: ShareGrant, rep: User, raw: str) -> None:
-    link = f"{settings.FRONTEND_BASE_URL}/app/#/coach-invite?token={raw}"
+    link = f"{settings.FRONTEND_BASE_URL}/app/coach-invite?token={raw}"
     who = f"{rep.display_name} ({rep.email})" if rep.display_name else rep.email
     hours = settings.INVITATION_TTL_HOURS
     # No lifestyle data in the mail: only who invites and where to accept.
@@ -505,7 +505,7 @@ def _notify_coach(summary: Summary) -> None:
     grant = summary.grant
     rep = grant.rep
     who = rep.display_name or rep.email
-    link = f"{settings.FRONTEND_BASE_URL}/app/#/coach/summaries/{summary.pk}"
+    link = f"{settings.FRONTEND_BASE_URL}/app/coach"
     # Neutral words only: what is in the summary is behind the sign-in.
     body = f"{who} shared a weekly coaching summary with you on energytrack:\n{link}\n"
     transaction.on_commit(

@@ -24,7 +24,17 @@ from django.views.decorators.http import require_safe
 
 from apps.pwa.security import strict_csp
 
-SCREENS = ("today", "work", "trends", "insights", "privacy", "settings", "login")
+SCREENS = (
+    "today",
+    "work",
+    "trends",
+    "insights",
+    "privacy",
+    "settings",
+    "login",
+    "coach",
+    "coach-invite",
+)
 APP_URL = "/app/"
 SERVICE_WORKER_SOURCE = Path(__file__).resolve().parent / "assets" / "sw.js"
 SHELL_TEMPLATE = Path(__file__).resolve().parent / "templates" / "pwa" / "shell.html"
@@ -50,9 +60,11 @@ SCREEN_MODULES: dict[str, tuple[str, ...]] = {
     "work": ("js/screens/work.js",),
     "trends": ("js/charts.js", "js/screens/trends.js", "vendor/uplot/uPlot.esm.js"),
     "insights": ("js/screens/insights.js",),
-    "privacy": ("js/screens/privacy.js",),
+    "privacy": ("js/summaries.js", "js/screens/privacy.js"),
     "settings": ("js/notifications.js", "js/screens/settings.js"),
     "login": ("js/screens/login.js",),
+    "coach": ("js/summaries.js", "js/screens/coach.js"),
+    "coach-invite": ("js/screens/coach-invite.js",),
 }
 # The first screen (Today): what the < 60 KB gzipped JavaScript budget covers.
 FIRST_SCREEN_MODULES = CORE_MODULES + SCREEN_MODULES["today"]

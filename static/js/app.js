@@ -5,8 +5,15 @@ import { session, loadMe, cachedMe, updateMe } from "./session.js";
 import * as sync from "./sync.js";
 import { isOffline } from "./api.js";
 
-const SCREENS = ["today", "work", "trends", "insights", "privacy", "settings", "login"];
+const SCREENS = ["today", "work", "trends", "insights", "privacy", "settings", "login", "coach", "coach-invite"];
 const TABS = ["today", "work", "trends", "insights", "privacy"];
+// Open without a session: the coach's invitation creates the account or asks to sign in.
+const PUBLIC = new Set(["login", "coach-invite"]);
+
+// A coach (someone a rep shares summaries with) gets one more tab: what was shared.
+function tabNames() {
+  return session.me && (session.me.roles || []).includes("coach") ? [...TABS, "coach"] : TABS;
+}
 const main = document.getElementById("main");
 const tabs = document.getElementById("tabs");
 const statusEl = document.getElementById("status");
@@ -42,7 +49,7 @@ function renderChrome() {
     h(
       "ul",
       null,
-      TABS.map((name) =>
+      tabNames().map((name) =>
         h(
           "li",
           null,
@@ -56,7 +63,7 @@ function renderChrome() {
       ),
     ),
   );
-  const signedIn = Boolean(session.me) && currentScreen !== "login";
+  const signedIn = Boolean(session.me) && !PUBLIC.has(currentScreen);
   tabs.hidden = !signedIn;
   settingsLink.hidden = !signedIn;
   if (currentScreen === "settings") settingsLink.setAttribute("aria-current", "page");
@@ -76,7 +83,7 @@ async function renderStatus() {
 
 async function show(screen, { focus = false } = {}) {
   const token = ++renderToken;
-  if (!session.me && screen !== "login") screen = "login";
+  if (!session.me && !PUBLIC.has(screen)) screen = "login";
   if (session.me && screen === "login") screen = "today";
   if (location.pathname !== pathFor(screen)) history.replaceState({}, "", pathFor(screen));
   // Leaving a screen drops what was typed on it anyway: the moment to load a waiting update.

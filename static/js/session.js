@@ -65,6 +65,16 @@ export async function login(email, password) {
   return me;
 }
 
+// A coach takes up a rep's share: signed in already, or creating the account now (the server
+// then signs the new account in, which rotates the CSRF token as a login does).
+export async function acceptCoachInvitation(body) {
+  await csrf(true);
+  const share = await api("/coaching/invitations/accept", { method: "POST", body });
+  forgetCsrf();
+  await loadMe();
+  return share;
+}
+
 async function forgetLocalData(userId) {
   if (userId) await sync.clearUser(userId);
   localStorage.removeItem(CONSENTS_KEY);

@@ -18,7 +18,8 @@ export async function render(main, { navigate }) {
       const me = await login(email.value.trim(), password.value);
       // Insights and notifications are written in the language this app shows.
       if (me.locale !== lang()) await updateMe({ locale: lang() }).catch(() => null);
-      navigate("today", { replace: true });
+      // Signing in on the way to a coach's invitation goes back to it.
+      navigate(sessionStorage.getItem("et.coachInvite") ? "coach-invite" : "today", { replace: true });
     } catch (err) {
       error.textContent = err instanceof OfflineError ? t("login.offline") : err instanceof ApiError && err.status === 400 ? t("login.failed") : err instanceof ApiError && err.status === 429 ? t("login.throttled") : t("error.generic");
       error.hidden = false;

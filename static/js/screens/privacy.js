@@ -3,8 +3,11 @@ import { h, replace, field, segmented, showErrors, toast, nextId } from "../dom.
 import { t, fmtDate } from "../i18n.js";
 import { api, ApiError, OfflineError } from "../api.js";
 import { session, loadConsents, setConsent, accountDeleted } from "../session.js";
+import { summaryParts, weekText } from "../summaries.js";
 
 const CATEGORIES = ["energy", "sleep", "food", "exercise", "alcohol", "activities"];
+// What a share may hold, as the form offers it (insights are picked one by one: not here).
+const SHARE_SCOPES = ["energy_trend", "sleep_regularity", "sales_quality_trend", "personal_note"];
 
 function errorText(error) {
   return error instanceof OfflineError ? t("error.offline.action") : error.message || t("error.generic");
@@ -53,6 +56,145 @@ export async function render(main) {
   );
 
   const whoHost = h("div", null, h("p", { class: "big" }, t("privacy.who.nobody")));
+  const shareStatus = h("div", { role: "status" });
+  const draftsHost = h("div", null, h("p", { class: "muted" }, t("common.loading")));
+  const readsHost = h("div", null, h("p", { class: "muted" }, t("common.loading")));
+
+  function shareForm() {
+    const email = h("input", { type: "email", name: "coach_email", autocomplete: "off", required: true, inputmode: "email", spellcheck: "false", maxlength: "254" });
+    const days = h("input", { type: "number", name: "expires_in_days", inputmode: "numeric", min: "1", max: "365", value: "90", required: true });
+    const form = h("form", { class: "share-form", novalidate: true },
+      field(t("share.email"), email),
+      h("fieldset", { class: "check-list" },
+        h("legend", null, t("share.scopes")),
+        SHARE_SCOPES.map((scope) =>
+          h("div", { class: "check" },
+            h("input", { type: "checkbox", id: `scope-${scope}`, name: "scopes", value: scope, checked: scope !== "personal_note" }),
+            h("label", { for: `scope-${scope}` }, t(`privacy.scope.${scope}`)),
+          ),
+        ),
+      ),
+      field(t("share.days"), days, { hint: t("share.days.hint") }),
+      h("div", { class: "actions" }, h("button", { type: "submit", class: "button primary" }, t("share.submit"))),
+    );
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      showErrors(form, {});
+      replace(shareStatus);
+      const scopes = [...form.querySelectorAll('input[name="scopes"]:checked')].map((box) => box.value);
+      const errors = {};
+      if (!email.value.trim() || !email.checkValidity()) errors.coach_email = [t("share.email.invalid")];
+      if (!scopes.length) errors.scopes = [t("share.scopes.none")];
+      const number = Number(days.value);
+      if (!Number.isInteger(number) || number < 1 || number > 365) errors.expires_in_days = [t("share.days.invalid")];
+      if (Object.keys(errors).length) {
+        showErrors(form, errors);
+        if (errors.scopes) toast(errors.scopes[0], { kind: "error" });
+        return;
+      }
+      try {
+        const grant = await api("/coaching/grants", { method: "POST", body: { coach_email: email.value.trim(), scopes, expires_in_days: number } });
+        form.reset();
+        replace(shareStatus,
+          h("p", null, t("share.sent", { email: grant.coach_email })),
+          (grant.warnings || []).map((warning) => h("p", { class: "warning" }, t(`share.warning.${warning.code}`))),
+        );
+        await drawShares();
+      } catch (error) {
+        if (error instanceof ApiError && Object.keys(error.errors).length) showErrors(form, error.errors);
+        replace(shareStatus, h("p", { class: "form-error" }, errorText(error)));
+      }
+    });
+    return form;
+  }
+
+  // Drafts wait for the rep: every part can go, a note can be written, and only approval lets
+  // the coach read it.
+  async function drawDrafts() {
+    let page;
+    try {
+      page = await api("/coaching/summaries?status=draft");
+    } catch (error) {
+      replace(draftsHost, h("p", { class: "muted" }, errorText(error)));
+      return;
+    }
+    if (!page.results.length) {
+      replace(draftsHost, h("p", null, t("share.drafts.none")));
+      return;
+    }
+    replace(draftsHost, page.results.map((summary) => draftCard(summary)));
+  }
+
+  function draftCard(summary) {
+    const change = async (body) => {
+      try {
+        await api(`/coaching/summaries/${summary.id}`, { method: "PATCH", body });
+        await drawDrafts();
+        draftsHost.querySelector("h3")?.focus?.();
+      } catch (error) {
+        toast(errorText(error), { kind: "error" });
+      }
+    };
+    const remove = (body, label) =>
+      h("button", { type: "button", class: "button small", "aria-label": t("share.drafts.remove.label", { part: label }), onclick: () => change(body) }, t("share.drafts.remove"));
+    const headingId = nextId("draft");
+    let noteForm = null;
+    if (summary.note !== null) {
+      const note = h("textarea", { name: "note", rows: "3", maxlength: "2000" });
+      note.value = summary.note;
+      noteForm = h("form", { class: "note-form" },
+        field(t("share.drafts.note"), note, { hint: t("share.drafts.note.hint") }),
+        h("div", { class: "actions start" }, h("button", { type: "submit", class: "button small" }, t("share.drafts.note.save"))),
+      );
+      noteForm.addEventListener("submit", (event) => {
+        event.preventDefault();
+        change({ note: note.value });
+      });
+    }
+    return h("article", { class: "draft", "aria-labelledby": headingId },
+      h("h3", { id: headingId, tabindex: "-1" }, t("share.drafts.for", { coach: summary.coach_email, week: weekText(summary) })),
+      h("p", { class: "hint" }, t("share.drafts.until", { date: fmtDate(new Date(summary.draft_expires_at), { day: "numeric", month: "long" }) })),
+      summaryParts({ ...summary, note: null }, { onRemove: remove }),
+      noteForm,
+      h("div", { class: "actions" },
+        h("button", {
+          type: "button",
+          class: "button primary",
+          onclick: async () => {
+            try {
+              await api(`/coaching/summaries/${summary.id}/approve`, { method: "POST" });
+              toast(t("share.drafts.approved", { coach: summary.coach_email }));
+              await drawDrafts();
+            } catch (error) {
+              toast(errorText(error), { kind: "error" });
+            }
+          },
+        }, t("share.drafts.approve")),
+      ),
+    );
+  }
+
+  // Every time a coach read a summary, newest first: the rep sees who looked, and when.
+  async function drawReads() {
+    let page;
+    try {
+      page = await api("/coaching/access-log?page_size=20");
+    } catch (error) {
+      replace(readsHost, h("p", { class: "muted" }, errorText(error)));
+      return;
+    }
+    if (!page.results.length) {
+      replace(readsHost, h("p", null, t("share.reads.none")));
+      return;
+    }
+    replace(readsHost, h("ul", { class: "plain-list" }, page.results.map((read) =>
+      h("li", null, t("share.reads.item", {
+        coach: read.coach_name || read.coach_email,
+        week: read.week,
+        date: fmtDate(new Date(read.read_at), { day: "numeric", month: "long", hour: "2-digit", minute: "2-digit" }),
+      })),
+    )));
+  }
   replace(
     main,
     h("h1", null, t("screen.privacy")),
@@ -64,6 +206,20 @@ export async function render(main) {
         h("li", null, t("privacy.who.employer")),
         h("li", null, t("privacy.who.coach")),
       ),
+    ),
+    h("section", { class: "card", "aria-labelledby": "share-title" },
+      h("h2", { id: "share-title" }, t("share.title")),
+      h("p", { class: "hint" }, t("share.intro")),
+      shareForm(),
+      shareStatus,
+    ),
+    h("section", { class: "card", "aria-labelledby": "drafts-title" },
+      h("h2", { id: "drafts-title" }, t("share.drafts.title")),
+      draftsHost,
+    ),
+    h("section", { class: "card", "aria-labelledby": "reads-title" },
+      h("h2", { id: "reads-title" }, t("share.reads.title")),
+      readsHost,
     ),
     h("section", { class: "card", "aria-labelledby": "consent-title" },
       h("h2", { id: "consent-title" }, t("privacy.consent.title")),
@@ -250,5 +406,7 @@ export async function render(main) {
   }
   drawConsents();
   drawShares();
+  drawDrafts();
+  drawReads();
   return () => clearTimeout(zipTimer);
 }

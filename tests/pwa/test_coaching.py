@@ -1,0 +1,137 @@
+"""Coaching in the app, end to end in a real browser: the rep invites a coach, the coach takes
+up the e-mailed link (creating the account on the way), the rep checks a weekly draft, removes
+a part and approves it, the coach reads what was approved and the rep sees that read."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from django.core import mail
+from playwright.sync_api import Page, expect
+
+from apps.accounts.models import User
+from apps.coaching import services
+from apps.coaching.models import ShareGrant, Summary
+from tests.pwa.conftest import poll, settle, sign_in
+from tests.pwa.test_accessibility import axe_violations
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+COACH = "coach@clinic.example"
+
+
+def _invitation_path() -> str:
+    poll_mail = [m for m in mail.outbox if COACH in m.to]
+    assert poll_mail, "no invitation mail was sent"
+    link = re.search(r"https?://\S+", poll_mail[-1].body)
+    assert link is not None, poll_mail[-1].body
+    parts = urlsplit(link.group(0))
+    return f"{parts.path}?{parts.query}"
+
+
+def _rep_invites_the_coach(page: Page, base_url: str) -> None:
+    page.goto(f"{base_url}/app/privacy")
+    settle(page)
+    page.get_by_label("The coach's e-mail address").fill(COACH)
+    # The default: every computed part; no personal note unless the rep ticks it.
+    expect(page.get_by_label("a note you write yourself")).not_to_be_checked()
+    page.get_by_role("button", name="Invite the coach").click()
+    expect(page.get_by_text(f"Invitation sent to {COACH}.")).to_be_visible()
+    expect(page.get_by_text("invited, not accepted yet")).to_be_visible()
+
+
+def test_a_share_from_invitation_to_a_read_summary(
+    live_server: Any, new_context: Any, consenting_rep: User
+) -> None:
+    rep_page = new_context(bypass_csp=True).new_page()
+    sign_in(rep_page, live_server.url)
+    _rep_invites_the_coach(rep_page, live_server.url)
+    grant = ShareGrant.objects.get(rep=consenting_rep)
+    assert grant.scopes == ["energy_trend", "sleep_regularity", "sales_quality_trend"]
+
+    # The coach opens the e-mailed link on another device, signed out.
+    coach_page = new_context(bypass_csp=True).new_page()
+    coach_page.goto(live_server.url + _invitation_path())
+    settle(coach_page)
+    invite_axe = axe_violations(coach_page)
+    coach_page.get_by_label("Your name (the rep sees it)").fill("Carla Coach")
+    coach_page.get_by_label("Choose a password").fill("violet-kayak-mountain-42")
+    coach_page.get_by_role("button", name="Accept").click()
+    expect(coach_page.get_by_role("heading", name="Shared with me")).to_be_visible()
+    expect(coach_page.get_by_text("Nothing has been shared with you yet.")).to_be_visible()
+    assert coach_page.url.endswith("/app/coach")
+    expect(coach_page.get_by_role("link", name="Coaching")).to_be_visible()
+
+    # The weekly job drafts the summary; the rep checks it.
+    assert services.summaries_draft(grant_ids=[grant.pk]) == 1
+    rep_page.reload()
+    settle(rep_page)
+    draft = rep_page.locator("article.draft")
+    expect(draft).to_have_count(1)
+    expect(draft.get_by_role("heading")).to_contain_text(f"For {COACH}")
+    privacy_axe = axe_violations(rep_page)
+    draft.get_by_role(
+        "button", name="Remove from this summary: qualified meetings and their share"
+    ).click()
+    poll(
+        rep_page,
+        lambda: "sales_quality_trend" not in Summary.objects.get(grant=grant).sections,
+        "the part to be removed",
+    )
+    expect(draft.get_by_text("qualified meetings and their share", exact=True)).to_have_count(0)
+    expect(draft.get_by_text("weekly energy and its direction", exact=True)).to_have_count(1)
+    rep_page.get_by_role("button", name="Approve and share").click()
+    expect(rep_page.get_by_text(f"Shared with {COACH}.")).to_be_visible()
+    expect(rep_page.get_by_text("No summary is waiting for you.")).to_be_visible()
+    assert Summary.objects.get(grant=grant).status == Summary.Status.APPROVED
+
+    # The coach reads what was approved: the rep's name, the energy part, not the removed one.
+    coach_page.reload()
+    settle(coach_page)
+    summary = coach_page.locator("main section.card")
+    expect(summary).to_have_count(1)
+    expect(summary.get_by_role("heading")).to_have_text(
+        consenting_rep.display_name or consenting_rep.email
+    )
+    expect(summary.get_by_text("weekly energy and its direction")).to_be_visible()
+    expect(summary.get_by_text("qualified meetings and their share")).to_have_count(0)
+    coach_axe = axe_violations(coach_page)
+
+    # The rep sees the read in the access log.
+    rep_page.reload()
+    settle(rep_page)
+    expect(rep_page.get_by_text(re.compile(r"^Carla Coach read the summary of"))).to_be_visible()
+    assert {"invite": invite_axe, "privacy": privacy_axe, "coach": coach_axe} == {
+        "invite": [],
+        "privacy": [],
+        "coach": [],
+    }
+
+
+def test_a_coach_with_an_account_signs_in_and_comes_back_to_the_invitation(
+    live_server: Any, new_context: Any, consenting_rep: User
+) -> None:
+    from tests.factories import UserFactory
+    from tests.pwa.conftest import PASSWORD
+
+    UserFactory(email=COACH)
+    rep_page = new_context().new_page()
+    sign_in(rep_page, live_server.url)
+    _rep_invites_the_coach(rep_page, live_server.url)
+
+    page = new_context().new_page()
+    page.goto(live_server.url + _invitation_path())
+    settle(page)
+    page.get_by_label("Choose a password").fill("violet-kayak-mountain-42")
+    page.get_by_role("button", name="Accept").click()
+    expect(page.get_by_role("alert")).to_contain_text("You already have an account")
+    page.get_by_role("button", name="Sign in").click()
+    page.locator("input[name=email]").fill(COACH)
+    page.locator("input[name=password]").fill(PASSWORD)
+    page.locator("form button[type=submit]").click()
+    expect(page.get_by_text(f"You accept as {COACH}.")).to_be_visible()
+    page.get_by_role("button", name="Accept").click()
+    expect(page.get_by_role("heading", name="Shared with me")).to_be_visible()
+    assert ShareGrant.objects.get(rep=consenting_rep).coach.email == COACH
