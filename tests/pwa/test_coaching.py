@@ -135,3 +135,40 @@ def test_a_coach_with_an_account_signs_in_and_comes_back_to_the_invitation(
     page.get_by_role("button", name="Accept").click()
     expect(page.get_by_role("heading", name="Shared with me")).to_be_visible()
     assert ShareGrant.objects.get(rep=consenting_rep).coach.email == COACH
+
+
+def test_the_coach_screens_in_dutch(
+    live_server: Any, new_context: Any, consenting_rep: User
+) -> None:
+    """A Dutch coach: every word on the invitation and the shared screen from nl.js, no raw
+    key, nothing wider than the phone."""
+    from tests.pwa.test_i18n import all_keys
+    from tests.pwa.test_languages import missing, visible_words
+
+    grant, token = services.grant_create(
+        rep=consenting_rep,
+        coach_email=COACH,
+        scopes=["energy_trend"],
+        insight_ids=[],
+        expires_in_days=90,
+    )
+    page = new_context(locale="nl-NL", viewport={"width": 360, "height": 740}).new_page()
+    keys = re.compile("|".join(re.escape(key) for key in sorted(all_keys(), key=len, reverse=True)))
+    page.goto(f"{live_server.url}/app/coach-invite?token={token}")
+    settle(page)
+    expect(page.locator("h1")).to_have_text("Uitnodiging voor coaching")
+    words = {"invite": visible_words(page)}
+    page.get_by_label("Kies een wachtwoord").fill("violet-kayak-mountain-42")
+    page.get_by_role("button", name="Accepteren").click()
+    expect(page.locator("h1")).to_have_text("Met mij gedeeld")
+    expect(page.locator("#tabs")).to_contain_text("Coaching")
+    words["coach"] = visible_words(page)
+    overflow = page.evaluate("() => document.documentElement.scrollWidth - innerWidth")
+
+    assert overflow <= 0
+    assert {where: sorted(set(keys.findall(text))) for where, text in words.items()} == {
+        "invite": [],
+        "coach": [],
+    }
+    assert missing(page) == []
+    assert ShareGrant.objects.get(pk=grant.pk).accepted_at is not None
