@@ -12,7 +12,7 @@ import uuid
 from collections import defaultdict
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from apps.coaching import constants
@@ -71,24 +71,28 @@ def active_grant_exists(*, rep: Any, coach_email: str, now: dt.datetime) -> bool
 # --- the coach's side -------------------------------------------------------------------------
 
 
-def live_shares_to(*, coach: Any, now: dt.datetime | None = None) -> QuerySet[ShareGrant]:
-    """The shares this user coaches through now: accepted, not revoked, not expired."""
-    return ShareGrant.objects.filter(
-        coach=coach,
-        accepted_at__isnull=False,
-        revoked_at__isnull=True,
-        expires_at__gt=now or timezone.now(),
+def _live_to(coach: Any, now: dt.datetime | None, through: str = "") -> Q:
+    """A share to this coach that is live: accepted, not revoked, not expired (``through``: the
+    path from the model queried to its grant)."""
+    return Q(
+        **{
+            f"{through}coach": coach,
+            f"{through}accepted_at__isnull": False,
+            f"{through}revoked_at__isnull": True,
+            f"{through}expires_at__gt": now or timezone.now(),
+        }
     )
+
+
+def live_shares_to(*, coach: Any, now: dt.datetime | None = None) -> QuerySet[ShareGrant]:
+    """The shares this user coaches through now."""
+    return ShareGrant.objects.filter(_live_to(coach, now))
 
 
 def coach_summary_list(*, coach: Any, now: dt.datetime | None = None) -> QuerySet[Summary]:
     """Approved summaries of live grants to this coach, nothing else (DESIGN.md §2.3)."""
     return Summary.objects.filter(
-        grant__coach=coach,
-        grant__accepted_at__isnull=False,
-        grant__revoked_at__isnull=True,
-        grant__expires_at__gt=now or timezone.now(),
-        status=Summary.Status.APPROVED,
+        _live_to(coach, now, through="grant__"), status=Summary.Status.APPROVED
     ).select_related("grant", "grant__rep")
 
 

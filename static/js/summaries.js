@@ -1,6 +1,7 @@
 // A coaching summary as people read it: the coach what was approved, the rep the draft.
-import { h } from "./dom.js";
+import { h, replace } from "./dom.js";
 import { t, fmtDate } from "./i18n.js";
+import { api, OfflineError } from "./api.js";
 
 const SECTIONS = ["energy_trend", "sleep_regularity", "sales_quality_trend"];
 
@@ -32,4 +33,18 @@ export function summaryParts(summary, { onRemove } = {}) {
 export function weekText(summary) {
   const options = { day: "numeric", month: "long" };
   return t("coach.week", { from: fmtDate(new Date(`${summary.week_start}T12:00:00`), options), to: fmtDate(new Date(`${summary.week_end}T12:00:00`), options) });
+}
+
+// The first page of a list into ``host``: its items drawn by ``draw``, a sentence when empty,
+// and what went wrong in the app's words (offline, or the refusal's text) when it failed.
+export async function showPage(host, path, emptyKey, draw) {
+  let page;
+  try {
+    page = await api(path);
+  } catch (error) {
+    replace(host, h("p", { class: "muted" }, error instanceof OfflineError ? t("error.offline.action") : error.message || t("error.generic")));
+    return;
+  }
+  if (!page.results.length) replace(host, h("p", null, t(emptyKey)));
+  else replace(host, draw(page.results));
 }

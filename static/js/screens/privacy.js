@@ -3,7 +3,7 @@ import { h, replace, field, segmented, showErrors, toast, nextId } from "../dom.
 import { t, fmtDate } from "../i18n.js";
 import { api, ApiError, OfflineError } from "../api.js";
 import { session, loadConsents, setConsent, accountDeleted } from "../session.js";
-import { summaryParts, weekText } from "../summaries.js";
+import { showPage, summaryParts, weekText } from "../summaries.js";
 
 const CATEGORIES = ["energy", "sleep", "food", "exercise", "alcohol", "activities"];
 // What a share may hold, as the form offers it (insights are picked one by one: not here).
@@ -110,19 +110,8 @@ export async function render(main) {
 
   // Drafts wait for the rep: every part can go, a note can be written, and only approval lets
   // the coach read it.
-  async function drawDrafts() {
-    let page;
-    try {
-      page = await api("/coaching/summaries?status=draft");
-    } catch (error) {
-      replace(draftsHost, h("p", { class: "muted" }, errorText(error)));
-      return;
-    }
-    if (!page.results.length) {
-      replace(draftsHost, h("p", null, t("share.drafts.none")));
-      return;
-    }
-    replace(draftsHost, page.results.map((summary) => draftCard(summary)));
+  function drawDrafts() {
+    return showPage(draftsHost, "/coaching/summaries?status=draft", "share.drafts.none", (drafts) => drafts.map(draftCard));
   }
 
   function draftCard(summary) {
@@ -175,25 +164,15 @@ export async function render(main) {
   }
 
   // Every time a coach read a summary, newest first: the rep sees who looked, and when.
-  async function drawReads() {
-    let page;
-    try {
-      page = await api("/coaching/access-log?page_size=20");
-    } catch (error) {
-      replace(readsHost, h("p", { class: "muted" }, errorText(error)));
-      return;
-    }
-    if (!page.results.length) {
-      replace(readsHost, h("p", null, t("share.reads.none")));
-      return;
-    }
-    replace(readsHost, h("ul", { class: "plain-list" }, page.results.map((read) =>
-      h("li", null, t("share.reads.item", {
-        coach: read.coach_name || read.coach_email,
-        week: read.week,
-        date: fmtDate(new Date(read.read_at), { day: "numeric", month: "long", hour: "2-digit", minute: "2-digit" }),
-      })),
-    )));
+  function drawReads() {
+    return showPage(readsHost, "/coaching/access-log?page_size=20", "share.reads.none", (reads) =>
+      h("ul", { class: "plain-list" }, reads.map((read) =>
+        h("li", null, t("share.reads.item", {
+          coach: read.coach_name || read.coach_email,
+          week: read.week,
+          date: fmtDate(new Date(read.read_at), { day: "numeric", month: "long", hour: "2-digit", minute: "2-digit" }),
+        })),
+      )));
   }
   replace(
     main,
