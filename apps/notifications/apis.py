@@ -22,7 +22,7 @@ from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from apps.accounts.selectors import request_user as me
-from apps.core.pagination import CheckedCursorPagination
+from apps.core.pagination import KeysetCursorPagination
 from apps.core.parsers import JSONParser
 from apps.core.renderers import JSONRenderer
 from apps.core.serializers import ProblemSerializer
@@ -46,7 +46,7 @@ from apps.notifications.serializers import (
 )
 
 
-class InboxPagination(CheckedCursorPagination):
+class InboxPagination(KeysetCursorPagination):
     ordering = ("-created_at", "-id")
 
 

@@ -22,7 +22,7 @@ from rest_framework.views import APIView
 
 from apps.accounts.selectors import request_user as me
 from apps.core.idempotency import request_fingerprint
-from apps.core.pagination import CheckedCursorPagination, TimeCursorPagination
+from apps.core.pagination import KeysetCursorPagination, TimeCursorPagination
 from apps.core.throttles import ImportThrottle, WebhookThrottle, WriteThrottle
 from apps.core.time import local_date
 from apps.performance import selectors, services
@@ -85,11 +85,11 @@ def _upsert_body(outcome: services.UpsertOutcome, render: Any) -> dict[str, Any]
     return body
 
 
-class DayPagination(CheckedCursorPagination):
+class DayPagination(KeysetCursorPagination):
     ordering = ("-local_date", "-id")
 
 
-class CreatedPagination(CheckedCursorPagination):
+class CreatedPagination(KeysetCursorPagination):
     max_page_size = 200
     ordering = ("-created_at", "-id")
 

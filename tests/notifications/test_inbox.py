@@ -185,3 +185,23 @@ def test_delivery_states_are_shown(api, user, subscribe, push_service) -> None:
     row = api.get(f"{BASE}{notification.pk}").json()
     assert row["deliveries"][0]["state"] == "sent"
     assert row["deliveries"][0]["attempts"] == 1
+
+
+@pytest.mark.django_db
+def test_paging_rows_made_at_the_same_instant_neither_repeats_nor_hides_one(api, user) -> None:
+    """Rows made together share created_at; a row dismissed between two pages shifted DRF's
+    offset cursor, and the next page hid another row."""
+    notices = [_notice(user, f"same{index}") for index in range(6)]
+    Notification.objects.filter(pk__in=[n.pk for n in notices]).update(created_at=NOW)
+    first = api.get(BASE, {"page_size": 3}).json()
+    gone = first["results"][0]["id"]
+    assert api.post(f"{BASE}{gone}/dismiss").status_code in (200, 204)
+
+    seen = [row["id"] for row in first["results"]]
+    url = first["next"]
+    while url:
+        page = api.get(url).json()
+        seen += [row["id"] for row in page["results"]]
+        url = page["next"]
+
+    assert sorted(seen) == sorted(str(n.pk) for n in notices)

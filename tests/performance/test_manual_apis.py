@@ -267,6 +267,22 @@ def test_meeting_list_filters_by_day_and_pages_by_cursor(api: Any, other_user: A
     assert_problem(api.get(f"{MEETINGS}?date_from=yesterday"), 400)
 
 
+def test_meeting_list_pages_through_meetings_at_one_time_while_one_is_deleted(api: Any) -> None:
+    ids = [str(uuid.uuid4()) for _ in range(5)]
+    for meeting_id in ids:
+        body = {**HELD, "occurred_at": "2026-11-02T09:00:00Z"}
+        assert api.put(f"{MEETINGS}/{meeting_id}", body, format="json").status_code == 201
+    first = api.get(f"{MEETINGS}?page_size=2").json()
+    assert api.delete(f"{MEETINGS}/{first['results'][0]['id']}").status_code == 204
+    seen = [item["id"] for item in first["results"]]
+    url: str | None = first["next"]
+    while url:
+        page = api.get(url).json()
+        seen.extend(item["id"] for item in page["results"])
+        url = page["next"]
+    assert seen == sorted(ids, key=uuid.UUID, reverse=True)
+
+
 def test_call_list_is_mine_only(api: Any, other_user: Any) -> None:
     api.put(f"{CALLS}/{uuid.uuid4()}", _day(), format="json")
     client_for(other_user).put(
