@@ -55,7 +55,8 @@ _FURTHEST_AHEAD = dt.timezone(dt.timedelta(hours=14))
 
 def latest_date(instant: dt.datetime) -> dt.date:
     """The latest calendar date anywhere on earth at ``instant``: no entry's local day is
-    later, in whichever zone the rep logged it."""
+    later, in whichever zone the rep logged it, if ``instant`` is the latest time an entry may
+    have (the server's clock plus the tolerance for phones ahead of it)."""
     return instant.astimezone(_FURTHEST_AHEAD).date()
 
 

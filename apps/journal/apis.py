@@ -167,7 +167,9 @@ class EntryDetailApi(APIView):
             "and not stored, even once the consent is granted again. A change whose "
             "client_updated_at is older than the retention period (RETENTION_MONTHS) creates no "
             "entry ('stale', no entry returned): a deletion that overruled it may have been "
-            "purged since."
+            "purged since. An entry whose occurred_at is older than the retention period is "
+            "refused (400 naming occurred_at and the earliest minute allowed): it would not be "
+            "kept."
         ),
     )
     def put(self, request: Request, kind: str, entry_id: uuid.UUID) -> Response:
@@ -219,7 +221,8 @@ class BatchApi(APIView):
         description=(
             "Each item is {kind, id, ...fields of that kind}. Results come in the order of the "
             "items: created / updated / unchanged / stale / rejected (with status, detail and "
-            "errors). A rejected item writes nothing and does not block the others."
+            "errors). A rejected item writes nothing and does not block the others. An item "
+            "whose occurred_at is older than the retention period is rejected (400), as by PUT."
         ),
     )
     def post(self, request: Request) -> Response:
@@ -338,16 +341,25 @@ class DayViewApi(APIView):
         parameters=[DayViewQuerySerializer],
         responses=DayViewOutSerializer,
         summary="All my entries grouped by local day (default: the last 90 days)",
+        description=(
+            "Without date_to the view ends on the latest date an entry can have: the date at "
+            "UTC+14 ten minutes from now, as entry times may be up to 10 minutes ahead of the "
+            "server's clock."
+        ),
     )
     def get(self, request: Request) -> HttpResponse:
         # Home's calendar day, not the boundary-shifted local day: a night woken from at 03:30
         # already belongs to today. Up to the latest date anywhere, not home's: a rep who flew
         # east logs entries dated ahead of home (07:00 in Tokyo is still the day before in
-        # Amsterdam), and no entry's local_date is later than that.
+        # Amsterdam), and no entry's local_date is later than that. Measured from the latest
+        # time an entry may have (up to FUTURE_TOLERANCE ahead): a night woken from a few minutes
+        # ahead, just past midnight at UTC+14, is dated the next day there.
         user = me(request)
         now = timezone.now()
         date_from, date_to = day_view_range(
-            request.query_params, today=calendar_date(user, now), latest=latest_date(now)
+            request.query_params,
+            today=calendar_date(user, now),
+            latest=latest_date(now + services.FUTURE_TOLERANCE),
         )
         # The journal version names everything the view shows: its ETag carries the version, so
         # a repeat read is one small query, then a 304 (the phone has it) or the cached JSON.

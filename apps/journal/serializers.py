@@ -324,8 +324,9 @@ class DayViewQuerySerializer(StrictSerializer):
     date_to = serializers.DateField(
         required=False,
         help_text=(
-            "Default: today where the date is furthest ahead (UTC+14), so that entries logged "
-            "while travelling east of the home zone are included."
+            "Default: the date where it is furthest ahead (UTC+14), ten minutes from now (entry "
+            "times may be that far ahead), so that entries logged while travelling east of the "
+            "home zone are included."
         ),
     )
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, UUIDField, Value
 from django.utils import timezone
@@ -415,8 +416,9 @@ def _prepare(
 ) -> dict[str, Any]:
     """Business validation and derived fields; returns the full column values to store.
 
-    ``check_history=False`` (imports of the rep's own export) skips only the "not long before
-    the account existed" rule, which guards against typos, not against real history.
+    ``check_history=False`` (imports of the rep's own export) skips only the age rules, "not
+    long before the account existed" (a guard against typos, not against real history) and
+    "within the retention period".
     """
     values: dict[str, Any] = {name: _BLANK_DEFAULTS.get(name) for name in KIND_FIELDS[item.kind]}
     values["note"] = ""
@@ -434,12 +436,8 @@ def _prepare(
             "The time is in the future. Check the clock on your phone.",
             errors={"occurred_at": ["Must not be more than 10 minutes in the future."]},
         )
-    earliest = user.date_joined - HISTORY_BEFORE_ACCOUNT
-    if check_history and occurred_at < earliest:
-        raise ApplicationError(
-            "The time is too long ago.",
-            errors={"occurred_at": [f"Must be at or after {_iso_minute(earliest)}."]},
-        )
+    if check_history:
+        _check_not_too_old(user=user, occurred_at=occurred_at, now=now)
     client_updated_at: dt.datetime = values.get("client_updated_at") or now
     if client_updated_at > now + FUTURE_TOLERANCE:
         raise ApplicationError(
@@ -470,6 +468,35 @@ def _prepare(
     else:
         values["local_date"] = local_date(user, occurred_at, tz_name=tz_name)
     return values
+
+
+def _check_not_too_old(*, user: Any, occurred_at: dt.datetime, now: dt.datetime) -> None:
+    """Refuse a time before the account's history limit or before the retention period.
+
+    An entry older than the retention period would be answered "created" and then deleted by
+    the next nightly purge without a trace (and "created" again when sent again).
+    """
+    history_from = user.date_joined - HISTORY_BEFORE_ACCOUNT
+    kept_from = retention_cutoff(now)
+    earliest = max(history_from, kept_from)
+    if occurred_at >= earliest:
+        return
+    if kept_from > history_from:
+        months = settings.RETENTION_MONTHS
+        raise ApplicationError(
+            f"The time is older than the retention period ({months} months): such entries are "
+            "not kept.",
+            errors={
+                "occurred_at": [
+                    f"Must be at or after {_iso_minute(earliest)}. Entries older than the "
+                    f"retention period ({months} months) are not kept."
+                ]
+            },
+        )
+    raise ApplicationError(
+        "The time is too long ago.",
+        errors={"occurred_at": [f"Must be at or after {_iso_minute(earliest)}."]},
+    )
 
 
 def _iso_minute(instant: dt.datetime) -> str:
@@ -918,8 +945,9 @@ def entries_purge_before(*, cutoff: dt.datetime) -> int:
 def entries_import(*, user: Any, items: list[EntryInput]) -> int:
     """Re-create entries from the rep's own export, all or nothing.
 
-    The same rules as a write (consent per category, ranges, no future times) except the
-    account-age rule. Callers give new ids: exported ids stay with the account they came from.
+    The same rules as a write (consent per category, ranges, no future times) except the age
+    rules (account age, retention period). Callers give new ids: exported ids stay with the
+    account they came from.
     """
     now = timezone.now()
     by_kind: dict[str, list[JournalEntry]] = defaultdict(list)

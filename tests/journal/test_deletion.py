@@ -14,6 +14,7 @@ import time_machine
 
 from apps.journal.models import DeletedEntry, DeletedKind
 from apps.journal.services import TOGETHER_MAX_ENTRIES
+from apps.privacy.selectors import retention_cutoff
 from tests.journal.helpers import NOW, VALID, assert_problem, batch, entry_url, item, put, rows
 
 pytestmark = pytest.mark.django_db
@@ -445,13 +446,24 @@ def test_a_bad_deletion_time_is_a_400_that_deletes_nothing(api, consenting_user,
 
 # --- changes older than the retention period ---------------------------------------------------
 
-# Past the 18 months (RETENTION_MONTHS) for which entries and their deletions are kept.
-AFTER_RETENTION = NOW + dt.timedelta(days=600)
+# A minute past the 18 months (RETENTION_MONTHS) for which entries and their deletions are
+# kept, counted from NOW: changes made (and deletions recorded) before NOW are older than that.
+AFTER_RETENTION = NOW + (NOW - retention_cutoff(NOW)) + dt.timedelta(minutes=1)
+# An entry time still within the retention period then: stamped a few minutes ahead of NOW (a
+# phone clock ahead, within the 10 minutes allowed). An entry time older than the period is
+# refused whatever its edit time (test_retention.py); the edit time is what these tests age.
+WITHIN_RETENTION = NOW + dt.timedelta(minutes=5)
 
 
 def _after_retention(api, clock, user) -> None:
     clock.move_to(AFTER_RETENTION)
-    api.force_login(user)  # the session of 600 days ago has expired: the rep signs in again
+    api.force_login(user)  # the session of 18 months ago has expired: the rep signs in again
+
+
+def _old_edit(minutes_from_now: int) -> dict:
+    """An edit made before the retention period (at NOW + ``minutes_from_now``) of an entry
+    whose time is within it."""
+    return {**_edit(minutes_from_now), "occurred_at": _iso(WITHIN_RETENTION)}
 
 
 def _assert_too_old(answer: dict) -> None:
@@ -462,8 +474,9 @@ def _assert_too_old(answer: dict) -> None:
 def test_a_change_older_than_the_retention_period_creates_no_entry(
     api, consenting_user, clock, deleted_before
 ):
-    """A phone offline for longer than the retention period syncs an edit from its queue. Its
-    entry may have been deleted since, and the deletion's record purged with the old entries:
+    """A phone offline for longer than the retention period syncs an edit from its queue (of an
+    entry whose time is still within it, see WITHIN_RETENTION). Its entry may have been deleted
+    since, and the deletion's record purged with the old entries:
     the edit cannot be told apart from one the rep undid, so it creates nothing."""
     from apps.privacy.services import retention_purge
 
@@ -472,7 +485,7 @@ def test_a_change_older_than_the_retention_period_creates_no_entry(
     retention_purge()
     assert not DeletedEntry.objects.exists()
 
-    response = put(api, "energy", entry_id, _edit(-30))
+    response = put(api, "energy", entry_id, _old_edit(-2))
 
     assert response.status_code == 200, response.content
     _assert_too_old(response.json())
@@ -482,12 +495,12 @@ def test_a_change_older_than_the_retention_period_creates_no_entry(
 def test_an_old_change_of_a_stored_entry_is_still_compared_with_it(api, consenting_user, clock):
     """A stored entry shows no deletion overruled the change: last write wins, as always."""
     entry_id = uuid.uuid4()
-    stored = {**VALID["energy"], "client_updated_at": _iso(NOW - dt.timedelta(hours=1))}
+    stored = {**_old_edit(-4), "level": 4}
     assert put(api, "energy", entry_id, stored).status_code == 201
     _after_retention(api, clock, consenting_user)
 
-    older = put(api, "energy", entry_id, {**_edit(-90), "level": 2})
-    newer = put(api, "energy", entry_id, _edit(-30))
+    older = put(api, "energy", entry_id, {**_old_edit(-5), "level": 2})
+    newer = put(api, "energy", entry_id, _old_edit(-2))
 
     assert (older.json()["result"], older.json()["entry"]["level"]) == ("stale", 4)
     assert (newer.json()["result"], newer.json()["entry"]["level"]) == ("updated", 8)
@@ -501,7 +514,7 @@ def test_a_sync_stores_its_recent_entries_beside_one_older_than_the_retention_pe
     api, consenting_user, clock, new_entries
 ):
     _after_retention(api, clock, consenting_user)
-    too_old = item("energy", uuid.uuid4(), _edit(-30))
+    too_old = item("energy", uuid.uuid4(), _old_edit(-2))
     recent = _energy_items(new_entries, AFTER_RETENTION - dt.timedelta(days=2))
 
     response = batch(api, [too_old, *recent])

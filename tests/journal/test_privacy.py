@@ -180,13 +180,18 @@ def test_import_needs_consent_for_each_category(user, grant_all):
 
 
 def test_retention_purge_deletes_only_entries_before_the_cutoff(
-    api, consenting_user, other_user, make_client, grant_all
+    api, consenting_user, other_user, make_client, grant_all, clock
 ):
     grant_all(other_user)
+    # Logged while they were recent: a write of an entry already older than the retention
+    # period is refused.
+    clock.move_to(dt.datetime(2025, 6, 2, 12, 0, tzinfo=dt.UTC))
     for client in (api, make_client(other_user)):
         put(client, "energy", uuid.uuid4(), {"occurred_at": "2025-05-01T08:00:00Z", "level": 3})
         put(client, "sleep", uuid.uuid4(), {"occurred_at": "2025-05-02T06:00:00Z"})
         put(client, "energy", uuid.uuid4(), {"occurred_at": "2025-06-01T08:00:00Z", "level": 3})
+    clock.move_to(NOW)
+    assert total_rows() == 6
 
     purged = entries_purge_before(cutoff=dt.datetime(2025, 6, 1, 8, 0, tzinfo=dt.UTC))
 

@@ -289,6 +289,32 @@ def test_the_default_day_view_shows_an_entry_logged_east_of_home(api, consenting
     ]
 
 
+def test_a_sleep_woken_minutes_ahead_past_midnight_in_utc14_shows_in_the_default_day_view(
+    api, consenting_user, clock
+):
+    """A phone clock a few minutes fast is accepted (up to 10 minutes): a night woken from just
+    after midnight in Kiritimati, 8 minutes ahead of the server, is dated a day later than the
+    date there now. The default day view reaches that date."""
+    clock.move_to(dt.datetime(2026, 11, 26, 9, 55, tzinfo=dt.UTC))  # 23:55 in Kiritimati
+    wake = dt.datetime(2026, 11, 26, 10, 3, tzinfo=dt.UTC)  # 00:03 on the 27th there
+    body = {"occurred_at": wake.isoformat(), "tz": "Pacific/Kiritimati", "quality": 3}
+    response = put(api, "sleep", uuid.uuid4(), body)
+    assert response.status_code == 201, response.content
+    day = response.json()["entry"]["local_date"]
+    assert day == "2026-11-27"
+
+    view = api.get(DAYS_URL)
+    again = api.get(DAYS_URL, HTTP_IF_NONE_MATCH=view["ETag"])
+    by_date = api.get(DAYS_URL + f"?date_to={day}")
+
+    assert view.json()["date_to"] == day
+    assert [d["local_date"] for d in view.json()["days"]] == [day]
+    assert again.status_code == 304
+    # A range that ends on the entry's date, as the phone asks for it, is a valid one.
+    assert by_date.status_code == 200, by_date.content
+    assert [d["local_date"] for d in by_date.json()["days"]] == [day]
+
+
 def test_day_view_previous_link_leads_to_the_window_before(api, consenting_user):
     today = dt.date(2026, 11, 26)
     _energy_on_days(api, [today - dt.timedelta(days=n) for n in (0, 6, 7, 13, 14)])

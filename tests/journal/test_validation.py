@@ -233,6 +233,10 @@ def test_future_is_measured_from_the_servers_now(api, consenting_user, clock):
 
 
 def test_before_the_account_minus_a_year_is_refused(api, consenting_user):
+    # Joined recently: a year before that is within the retention period, which would otherwise
+    # be the limit (test_retention.py).
+    consenting_user.date_joined = NOW - dt.timedelta(days=30)
+    consenting_user.save(update_fields=["date_joined"])
     earliest = consenting_user.date_joined - dt.timedelta(days=365)
     too_old = {"occurred_at": _iso(earliest - dt.timedelta(minutes=1)), "level": 5}
     just_ok = {"occurred_at": _iso(earliest + dt.timedelta(minutes=1)), "level": 5}
@@ -247,15 +251,15 @@ def test_before_the_account_minus_a_year_is_refused(api, consenting_user):
 
 
 def test_the_history_limit_names_the_instant_not_a_day_it_partly_refuses(api, consenting_user):
-    consenting_user.date_joined = dt.datetime(2025, 11, 26, 15, 0, 30, tzinfo=dt.UTC)
+    consenting_user.date_joined = dt.datetime(2026, 6, 26, 15, 0, 30, tzinfo=dt.UTC)
     consenting_user.save(update_fields=["date_joined"])
-    start_of_that_day = {"occurred_at": "2024-11-26T00:00:00Z", "level": 5}
+    start_of_that_day = {"occurred_at": "2025-06-26T00:00:00Z", "level": 5}
 
     problem = assert_problem(put(api, "energy", uuid.uuid4(), start_of_that_day), 400)
 
     # Rounded up to the minute: an entry at the time named is accepted.
-    assert problem["errors"]["occurred_at"] == ["Must be at or after 2024-11-26T15:01Z."]
-    named = {"occurred_at": "2024-11-26T15:01:00Z", "level": 5}
+    assert problem["errors"]["occurred_at"] == ["Must be at or after 2025-06-26T15:01Z."]
+    named = {"occurred_at": "2025-06-26T15:01:00Z", "level": 5}
     assert put(api, "energy", uuid.uuid4(), named).status_code == 201
 
 

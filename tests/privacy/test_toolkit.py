@@ -277,10 +277,16 @@ def test_retention_purges_old_entries_and_aggregates_unless_kept(
     grant_all(other_user)
     old = timezone.now() - dt.timedelta(days=round(settings.RETENTION_MONTHS * 30.44) + 10)
     for user in (consenting_user, other_user):
+        # Logged while it was recent: a write of an entry already older than the retention
+        # period is refused.
+        with time_machine.travel(old + dt.timedelta(hours=1)):
+            old_entry = EntryInput(
+                kind="energy", id=uuid.uuid4(), values={"occurred_at": old, "level": 5}
+            )
+            assert entries_upsert(user=user, items=[old_entry])[0].result == "created"
         entries_upsert(
             user=user,
             items=[
-                EntryInput(kind="energy", id=uuid.uuid4(), values={"occurred_at": old, "level": 5}),
                 EntryInput(
                     kind="energy",
                     id=uuid.uuid4(),
