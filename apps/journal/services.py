@@ -533,6 +533,9 @@ def entries_upsert(
     With a ``window`` the write counts against the rep's write limit and beyond it is refused
     (ApplicationError 429, nothing stored).
     """
+    if not items:
+        # A sync whose every item was refused while parsing: nothing to store, nothing counted.
+        return []
     now = timezone.now()
     taken: set[tuple[str, uuid.UUID]] = set()
     counted = False

@@ -150,3 +150,19 @@ def test_an_edit_or_a_retry_counts_once(api: Any, consenting_user: Any) -> None:
     # On PostgreSQL the one-statement attempt counted each before the general path answered.
     assert JournalState.objects.get(user=consenting_user).writes_in_window == 3
     assert rows("energy").get(pk=entry_id).level == 8
+
+
+def test_a_sync_whose_every_item_is_refused_while_parsing_is_not_counted(
+    api: Any, consenting_user: Any
+) -> None:
+    """Nothing could be stored: like a request refused while parsing, it is not counted and
+    leaves the journal version (the rep's cached day views) where it was."""
+    assert put(api, "energy", uuid.uuid4(), VALID["energy"]).status_code == 201
+    before = JournalState.objects.values_list("version", "writes_in_window").get()
+    items = [item("energy", uuid.uuid4(), {"level": 0}), {"kind": "nap", "id": "x"}]
+
+    response = batch(api, items)
+
+    assert response.status_code == 200, response.content
+    assert [r["result"] for r in response.json()["results"]] == ["rejected", "rejected"]
+    assert JournalState.objects.values_list("version", "writes_in_window").get() == before
