@@ -15,7 +15,7 @@ from playwright.sync_api import Page, expect
 from apps.accounts.models import User
 from apps.coaching import services
 from apps.coaching.models import ShareGrant, Summary
-from tests.pwa.conftest import poll, settle, sign_in
+from tests.pwa.conftest import poll, settle, sign_in, wait_for_worker
 from tests.pwa.test_accessibility import axe_violations
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -98,11 +98,22 @@ def test_a_share_from_invitation_to_a_read_summary(
     expect(summary.get_by_text("weekly energy and its direction")).to_be_visible()
     expect(summary.get_by_text("qualified meetings and their share")).to_have_count(0)
     coach_axe = axe_violations(coach_page)
+    # Read through the service worker, yet no copy is kept on the coach's device.
+    wait_for_worker(coach_page)
+    coach_page.reload()
+    settle(coach_page)
+    expect(summary).to_have_count(1)
+    kept = coach_page.evaluate(
+        "async () => (await Promise.all((await caches.keys()).map(async (name) =>"
+        " (await (await caches.open(name)).keys()).map((r) => r.url)))).flat()"
+    )
+    assert not [url for url in kept if "/coaching/coach/" in url], kept
 
     # The rep sees the read in the access log.
     rep_page.reload()
     settle(rep_page)
-    expect(rep_page.get_by_text(re.compile(r"^Carla Coach read the summary of"))).to_be_visible()
+    # Two list reads (before and after the reload), each logged.
+    expect(rep_page.get_by_text(re.compile(r"^Carla Coach read the summary of"))).to_have_count(2)
     assert {"invite": invite_axe, "privacy": privacy_axe, "coach": coach_axe} == {
         "invite": [],
         "privacy": [],

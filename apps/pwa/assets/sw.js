@@ -28,7 +28,9 @@ const DATA_CACHE = "et-data-v1";
 const DATA_CACHE_MAX = 80;
 const APP_SHELL = "/app/";
 // Not kept: tokens, big one-off downloads, and the schema/docs.
-const NO_STORE = ["/api/v1/auth/", "/api/v1/privacy/export", "/api/v1/schema", "/api/v1/docs"];
+// A coach's reads are never kept on the device: a revoked share must hide its summaries at
+// once, and every read must reach the rep's access log.
+const NO_STORE = ["/api/v1/auth/", "/api/v1/privacy/export", "/api/v1/schema", "/api/v1/docs", "/api/v1/coaching/coach/"];
 const FALLBACK_PUSH = {
   default: { title: "energytrack", body: "There is something new for you in energytrack." },
   insight: { title: "energytrack", body: "A new insight is ready." },
