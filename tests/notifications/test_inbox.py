@@ -35,6 +35,15 @@ def _notice(user, key: str, body: str = "") -> Notification:
     )
 
 
+def _ids_from(api, page: dict) -> list[str]:
+    """The ids of this page and of every page after it, following ``next``."""
+    seen = [row["id"] for row in page["results"]]
+    while page["next"]:
+        page = api.get(page["next"]).json()
+        seen += [row["id"] for row in page["results"]]
+    return seen
+
+
 @pytest.mark.django_db
 def test_list_is_newest_first_with_cursor_pages(api, user, clock) -> None:
     created = []
@@ -47,13 +56,7 @@ def test_list_is_newest_first_with_cursor_pages(api, user, clock) -> None:
     assert [row["id"] for row in page["results"]] == [str(created[4].pk), str(created[3].pk)]
     assert page["results"][0]["body"] == "Notice 4"
     assert page["results"][0]["title"] == "A message from energytrack"
-    seen = [row["id"] for row in page["results"]]
-    url = page["next"]
-    while url:
-        page = api.get(url).json()
-        seen += [row["id"] for row in page["results"]]
-        url = page["next"]
-    assert seen == [str(n.pk) for n in reversed(created)]
+    assert _ids_from(api, page) == [str(n.pk) for n in reversed(created)]
 
 
 @pytest.mark.django_db
@@ -197,11 +200,6 @@ def test_paging_rows_made_at_the_same_instant_neither_repeats_nor_hides_one(api,
     gone = first["results"][0]["id"]
     assert api.post(f"{BASE}{gone}/dismiss").status_code in (200, 204)
 
-    seen = [row["id"] for row in first["results"]]
-    url = first["next"]
-    while url:
-        page = api.get(url).json()
-        seen += [row["id"] for row in page["results"]]
-        url = page["next"]
+    seen = _ids_from(api, first)
 
     assert sorted(seen) == sorted(str(n.pk) for n in notices)
