@@ -40,11 +40,17 @@ def _rep_invites_the_coach(page: Page, base_url: str) -> None:
     page.get_by_role("button", name="Invite the coach").click()
     expect(page.get_by_text(f"Invitation sent to {COACH}.")).to_be_visible()
     expect(page.get_by_text("invited, not accepted yet")).to_be_visible()
+    # Ready for the next invitation: the address is cleared, the choices are kept.
+    expect(page.get_by_label("The coach's e-mail address")).to_have_value("")
+    expect(page.get_by_label("weekly energy and its direction")).to_be_checked()
+    expect(page.get_by_label("Share for how many days")).to_have_value("90")
 
 
 def test_a_share_from_invitation_to_a_read_summary(
     live_server: Any, new_context: Any, consenting_rep: User
 ) -> None:
+    # No display name: the coach sees the rep's address instead.
+    User.objects.filter(pk=consenting_rep.pk).update(display_name="")
     rep_page = new_context(bypass_csp=True).new_page()
     sign_in(rep_page, live_server.url)
     _rep_invites_the_coach(rep_page, live_server.url)
@@ -92,9 +98,7 @@ def test_a_share_from_invitation_to_a_read_summary(
     settle(coach_page)
     summary = coach_page.locator("main section.card")
     expect(summary).to_have_count(1)
-    expect(summary.get_by_role("heading")).to_have_text(
-        consenting_rep.display_name or consenting_rep.email
-    )
+    expect(summary.get_by_role("heading")).to_have_text(consenting_rep.email)
     expect(summary.get_by_text("weekly energy and its direction")).to_be_visible()
     expect(summary.get_by_text("qualified meetings and their share")).to_have_count(0)
     coach_axe = axe_violations(coach_page)

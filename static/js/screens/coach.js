@@ -7,12 +7,14 @@ export async function render(main) {
   const host = h("div", null, h("p", { class: "muted" }, t("common.loading")));
   replace(main, h("h1", null, t("screen.coach")), h("p", { class: "hint" }, t("coach.intro")), host);
   await showPage(host, "/coaching/coach/summaries", "coach.none", (summaries) =>
-    summaries.map((summary) =>
-      h("section", { class: "card", "aria-label": `${summary.rep_name} · ${weekText(summary)}` },
-        h("h2", null, summary.rep_name),
+    summaries.map((summary) => {
+      // A rep without a display name is named by the address the share came from.
+      const who = summary.rep_name || summary.rep_email;
+      return h("section", { class: "card", "aria-label": `${who} · ${weekText(summary)}` },
+        h("h2", null, who),
         h("p", { class: "hint" }, weekText(summary)),
         summaryParts(summary),
-      ),
-    ),
+      );
+    }),
   );
 }

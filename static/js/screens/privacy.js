@@ -94,7 +94,8 @@ export async function render(main) {
       }
       try {
         const grant = await api("/coaching/grants", { method: "POST", body: { coach_email: email.value.trim(), scopes, expires_in_days: number } });
-        form.reset();
+        // The next invitation keeps the parts and days chosen (reset() would blank them).
+        email.value = "";
         replace(shareStatus,
           h("p", null, t("share.sent", { email: grant.coach_email })),
           (grant.warnings || []).map((warning) => h("p", { class: "warning" }, t(`share.warning.${warning.code}`))),
